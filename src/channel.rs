@@ -1,0 +1,153 @@
+//! Wiring: builds the pipeline for a channel and runs it to the end.
+//!
+//! ```text
+//! [source] --frames(bounded)--> [encode] --packets(bounded)--> [pace] --fan-out--> [output]…
+//! ```
+//! Each stage is a named OS thread; the caller (main) only starts it and waits.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::bounded;
+
+use crate::clock::{Clock, SimulatedClock, SystemClock};
+use crate::config::{redact_url, Channel, OutputConfig};
+use crate::metrics::Metrics;
+use crate::output::{self, flv};
+use crate::pipeline::{encode, slate, source, ChannelFormat, FRAME_QUEUE};
+use crate::playlist::Playlist;
+use crate::time::Micros;
+
+pub struct RunOptions {
+    /// Replace the channel file's outputs.
+    pub outputs: Vec<String>,
+    pub stop_after: Option<Micros>,
+    pub paced: bool,
+    pub stop: Arc<AtomicBool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("no outputs: the channel file lists none and no --output was given")]
+    NoOutputs,
+    #[error("--output: {0}")]
+    BadOutput(String),
+    #[error(transparent)]
+    Encoder(#[from] encode::EncoderError),
+    #[error("cannot render the slate: {0}")]
+    Slate(ffmpeg_next::Error),
+    #[error("cannot start a thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+/// A running channel: join it to wait for the end.
+pub struct Running {
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Waits for every stage to finish; false if any of them panicked.
+    pub fn join(self) -> bool {
+        let mut ok = true;
+        for t in self.threads {
+            let name = t.thread().name().unwrap_or("?").to_string();
+            if t.join().is_err() {
+                tracing::error!(thread = %name, "Pipeline thread panicked.");
+                ok = false;
+            }
+        }
+        ok
+    }
+}
+
+pub fn start(
+    channel: &Channel,
+    playlist: Arc<Playlist>,
+    opts: RunOptions,
+    metrics: Arc<Metrics>,
+) -> Result<Running, RunError> {
+    let fmt = ChannelFormat::of(channel);
+    let outputs: Vec<(String, String)> = if opts.outputs.is_empty() {
+        channel
+            .outputs
+            .iter()
+            .map(|o| (o.name.clone(), o.url.clone()))
+            .collect()
+    } else {
+        let mut v = Vec::new();
+        for (i, u) in opts.outputs.iter().enumerate() {
+            let o = OutputConfig::from_url(format!("output{i}"), u.clone())
+                .map_err(RunError::BadOutput)?;
+            v.push((o.name, o.url));
+        }
+        v
+    };
+    if outputs.is_empty() {
+        return Err(RunError::NoOutputs);
+    }
+    let slate_frame = slate::render(
+        &fmt,
+        &slate::SlateText {
+            title: &channel.name,
+            text: &channel.slate.text,
+            background: channel.slate.background,
+        },
+    )
+    .map_err(RunError::Slate)?;
+    let (encoders, params) = encode::open(&fmt, &channel.video, &channel.audio)?;
+    metrics.playlist_items.set(playlist.items.len() as i64);
+
+    let (frame_tx, frame_rx) = bounded(FRAME_QUEUE);
+    let (packet_tx, packet_rx) = bounded(FRAME_QUEUE * 4);
+    let mut threads = Vec::new();
+    let mut fanout = Vec::new();
+    for (name, url) in outputs {
+        tracing::info!(output = %name, url = %redact_url(&url), "Output configured.");
+        let (tx, rx) = bounded(output::OUTPUT_QUEUE);
+        fanout.push((name.clone(), tx));
+        let spec = flv::OutputSpec {
+            name: name.clone(),
+            url,
+            params: params.clone(),
+        };
+        let m = metrics.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("output-{name}"))
+                .spawn(move || flv::run(spec, rx, m))?,
+        );
+    }
+    let clock: Box<dyn Clock> = if opts.paced {
+        Box::new(SystemClock::new())
+    } else {
+        Box::new(SimulatedClock::default())
+    };
+    let (m, paced) = (metrics.clone(), opts.paced);
+    threads.push(
+        std::thread::Builder::new()
+            .name("pace".into())
+            .spawn(move || output::pace(packet_rx, fanout, &params, clock, paced, m))?,
+    );
+    let m = metrics.clone();
+    threads.push(
+        std::thread::Builder::new()
+            .name("encode".into())
+            .spawn(move || encode::run(encoders, frame_rx, packet_tx, m))?,
+    );
+    let settings = source::SourceSettings {
+        fmt,
+        playlist,
+        slate: slate_frame,
+        failure_slate: channel.slate.failure_duration,
+        stop_after: opts.stop_after,
+        stop: opts.stop,
+        metrics,
+    };
+    threads.push(
+        std::thread::Builder::new()
+            .name("source".into())
+            .spawn(move || source::run(settings, frame_tx))?,
+    );
+    Ok(Running { threads })
+}

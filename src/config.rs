@@ -1,0 +1,275 @@
+//! The channel file: the channel's name, the playlist it plays, the one video and audio
+//! format every item is normalised to, the slate, the outputs and the HTTP address.
+//!
+//! It is the first stage of the data flow: YAML is deserialized into private `*File` structs
+//! that reject unknown fields and check the form of each value (so a typo gets a line and a
+//! column), then `validate()` checks ranges and cross-field rules (so a wrong value gets its
+//! field path) and builds the immutable `Channel` the rest of the program shares (STYLE rules
+//! 6 and 8). Every error says which file, where, and what was expected.
+
+mod output;
+mod validate;
+pub(crate) mod values;
+pub(crate) mod yaml;
+
+#[cfg(test)]
+pub(crate) mod tests;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::time::{Micros, Rational};
+use validate::{validate, ChannelFile};
+
+/// `playout check` is about both kinds of file; it lives with the playlist, which it
+/// reaches through the channel.
+pub use crate::playlist::check_file;
+pub use output::{expand_env, parse_output_url, redact_url, OutputConfig, OutputTarget};
+pub use values::{format_bitrate, format_fps};
+pub use yaml::MAX_FILE_BYTES;
+
+/// A problem in a channel or playlist file: which file, where in it (`line 3 column 10` for
+/// a syntax or type error, a field path such as `video.width` or `items[2].in` for a wrong
+/// value, empty for the file as a whole) and what was expected.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {}{}", .file.display(), place_prefix(.place), .message)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub place: String,
+    pub message: String,
+}
+
+fn place_prefix(place: &str) -> String {
+    if place.is_empty() {
+        String::new()
+    } else {
+        format!("{place}: ")
+    }
+}
+
+impl ConfigError {
+    pub fn new(file: &Path, place: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            file: file.to_path_buf(),
+            place: place.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Collects every semantic error of a file, so `playout check` reports them all at once.
+pub(crate) struct Problems {
+    file: PathBuf,
+    list: Vec<ConfigError>,
+}
+
+impl Problems {
+    pub(crate) fn new(file: &Path) -> Self {
+        Problems {
+            file: file.to_path_buf(),
+            list: Vec::new(),
+        }
+    }
+
+    pub(crate) fn add(&mut self, place: impl Into<String>, message: impl Into<String>) {
+        self.list.push(ConfigError::new(&self.file, place, message));
+    }
+
+    pub(crate) fn finish<T>(self, value: T) -> Result<T, Vec<ConfigError>> {
+        if self.list.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.list)
+        }
+    }
+}
+
+/// The longest a duration or position in a file may be.
+pub const MAX_SPAN: Micros = Micros::from_secs(24 * 3600);
+
+/// A validated channel file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Channel {
+    /// 1..=100 characters, no control characters.
+    pub name: String,
+    /// The channel file, made absolute (not canonicalised: symlinks are kept as given).
+    pub file: PathBuf,
+    /// The playlist file, resolved against the channel file's folder.
+    pub playlist: PathBuf,
+    pub video: VideoFormat,
+    pub audio: AudioFormat,
+    pub slate: SlateSettings,
+    /// May be empty: then `--output` must be given, which only `run` can check.
+    pub outputs: Vec<OutputConfig>,
+    pub http: HttpSettings,
+}
+
+/// The one video format of the channel: every item is scaled and converted to it and the
+/// single encoder is opened with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VideoFormat {
+    pub width: u32,
+    pub height: u32,
+    /// Reduced; numerator and denominator fit libav's `i32`.
+    pub fps: Rational,
+    /// Bits per second.
+    pub bitrate: u64,
+    pub maxrate: u64,
+    /// Bits; at most `i32::MAX` because libav's `rc_buffer_size` is an `int`.
+    pub bufsize: u64,
+    /// One of `X264_PRESETS`.
+    pub preset: String,
+    pub keyframe_interval: Micros,
+}
+
+impl Default for VideoFormat {
+    fn default() -> Self {
+        VideoFormat {
+            width: 1280,
+            height: 720,
+            fps: Rational::new(30, 1),
+            bitrate: 3_000_000,
+            maxrate: 3_000_000,
+            bufsize: 6_000_000,
+            preset: "veryfast".to_string(),
+            keyframe_interval: Micros::from_secs(2),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AudioFormat {
+    /// 44100 or 48000.
+    pub sample_rate: u32,
+    /// 1 or 2.
+    pub channels: u16,
+    /// Bits per second.
+    pub bitrate: u64,
+}
+
+impl Default for AudioFormat {
+    fn default() -> Self {
+        AudioFormat {
+            sample_rate: 48_000,
+            channels: 2,
+            bitrate: 128_000,
+        }
+    }
+}
+
+/// What is shown when there is nothing (else) to show: gaps, slate items, failed items.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlateSettings {
+    /// At most 500 characters; may be empty (a plain background) or hold line breaks.
+    pub text: String,
+    /// RGB.
+    pub background: [u8; 3],
+    /// How long the slate stays up in place of an item that fails to open or decode.
+    pub failure_duration: Micros,
+}
+
+impl Default for SlateSettings {
+    fn default() -> Self {
+        SlateSettings {
+            text: "We'll be right back".to_string(),
+            background: [0x1a, 0x1a, 0x2e],
+            failure_duration: Micros::from_secs(2),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// `None`: no HTTP server.
+    pub listen: Option<SocketAddr>,
+}
+
+pub const X264_PRESETS: [&str; 10] = [
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+];
+
+impl Channel {
+    /// Reads, parses and validates a channel file; `${VAR}`s in output URLs come from the
+    /// process environment. The playlist is not read here (see `Playlist::load`).
+    pub fn load(path: &Path) -> Result<Channel, ConfigError> {
+        Self::load_with_env(path, &process_env)
+    }
+
+    /// `load` with the environment given as a lookup, for tests and for callers that keep
+    /// secrets elsewhere.
+    pub fn load_with_env(
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Channel, ConfigError> {
+        let text = yaml::read(path)?;
+        Self::parse_with_env(&text, path, env)
+    }
+
+    /// Parses channel YAML as if read from `file` (used for relative paths and messages).
+    pub fn parse(text: &str, file: &Path) -> Result<Channel, ConfigError> {
+        Self::parse_with_env(text, file, &process_env)
+    }
+
+    pub fn parse_with_env(
+        text: &str,
+        file: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Channel, ConfigError> {
+        parse_all(text, file, env).0.map_err(|e| first(e, file))
+    }
+}
+
+/// The first of a file's errors, for callers that stop at one.
+pub(crate) fn first(errors: Vec<ConfigError>, file: &Path) -> ConfigError {
+    errors
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| ConfigError::new(file, "", "the file is not valid"))
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Every error of the file, plus the resolved playlist path whenever the file parsed at all,
+/// so `check` can check the playlist even when another field of the channel is wrong.
+pub(crate) fn parse_all(
+    text: &str,
+    file: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (Result<Channel, Vec<ConfigError>>, Option<PathBuf>) {
+    let raw = match yaml::parse::<ChannelFile>(text, file) {
+        Ok(Some(raw)) => raw,
+        Ok(None) => {
+            let e = ConfigError::new(
+                file,
+                "",
+                "the file is empty (expected a channel file with at least `name` and `playlist`)",
+            );
+            return (Err(vec![e]), None);
+        }
+        Err(e) => return (Err(vec![e]), None),
+    };
+    let abs = absolute(file);
+    let playlist = (!raw.playlist.0.is_empty()).then(|| resolve(&abs, &raw.playlist.0));
+    (validate(raw, file, abs, env), playlist)
+}
+
+pub(crate) fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// `relative` against the folder of `file` (an absolute path), unless it is absolute.
+pub(crate) fn resolve(file: &Path, relative: &str) -> PathBuf {
+    let dir = file.parent().unwrap_or(Path::new("/"));
+    dir.join(relative)
+}

@@ -1,0 +1,413 @@
+//! Where the stream goes: output URLs, the `${VAR}` expansion that keeps stream keys out of
+//! the file, and the redaction that keeps them out of logs and error messages. A URL is a
+//! secret from the moment it is expanded, so no message here prints one unredacted.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// One destination of the encoded stream.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OutputConfig {
+    /// `[a-z0-9_-]{1,32}`, unique within the channel; used in logs and metric labels.
+    pub name: String,
+    /// Environment-expanded, so it may hold a stream key: show it only through `redact_url`.
+    pub url: String,
+}
+
+impl OutputConfig {
+    /// An output given outside the channel file (`--output URL`): the same URL rules, no
+    /// environment expansion (the shell has done it).
+    pub fn from_url(name: impl Into<String>, url: impl Into<String>) -> Result<Self, String> {
+        let url = url.into();
+        parse_output_url(&url)?;
+        Ok(OutputConfig {
+            name: name.into(),
+            url,
+        })
+    }
+
+    /// Whether this is an RTMP(S) ingest or a local FLV file.
+    pub fn target(&self) -> Result<OutputTarget, String> {
+        parse_output_url(&self.url)
+    }
+}
+
+/// Debug would otherwise print the stream key into any log that formats a `Channel`.
+impl fmt::Debug for OutputConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutputConfig")
+            .field("name", &self.name)
+            .field("url", &redact_url(&self.url))
+            .finish()
+    }
+}
+
+/// What an output URL points at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OutputTarget {
+    /// `rtmp://` or `rtmps://`: the URL is handed to libavformat as is.
+    Rtmp,
+    /// `file:PATH` or a path ending `.flv`: an FLV file written locally, for debugging.
+    File(PathBuf),
+}
+
+const URL_EXPECTED: &str =
+    "expected rtmp://HOST[:PORT]/APP/KEY, rtmps://…, file:PATH or a path ending .flv";
+
+/// Checks an (already expanded) output URL. The error message shows the URL redacted.
+pub fn parse_output_url(url: &str) -> Result<OutputTarget, String> {
+    let shown = redact_url(url);
+    if url.is_empty() {
+        return Err(format!("the URL is empty ({URL_EXPECTED})"));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{shown:?} contains a space or control character (expected a URL without them; \
+             percent-encode them)"
+        ));
+    }
+    if let Some(rest) = url.strip_prefix("file:") {
+        // `file:///tmp/x.flv` is the URL spelling of `file:/tmp/x.flv`.
+        let path = match rest.strip_prefix("//") {
+            Some(p) if p.starts_with('/') => p,
+            Some(_) => {
+                return Err(format!(
+                    "{shown:?} names a host (expected file:PATH or file:///ABSOLUTE/PATH)"
+                ))
+            }
+            None => rest,
+        };
+        if path.is_empty() {
+            return Err(format!("{shown:?} has no path (expected file:PATH)"));
+        }
+        return Ok(OutputTarget::File(PathBuf::from(path)));
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        if url.to_ascii_lowercase().ends_with(".flv") {
+            return Ok(OutputTarget::File(PathBuf::from(url)));
+        }
+        // Not shown even redacted: a bare value here may well be the key itself.
+        return Err(format!("the value is not an output URL ({URL_EXPECTED})"));
+    };
+    if !scheme.eq_ignore_ascii_case("rtmp") && !scheme.eq_ignore_ascii_case("rtmps") {
+        return Err(format!(
+            "{shown:?} has the scheme {:?} ({URL_EXPECTED})",
+            crate::config::values::clip(scheme)
+        ));
+    }
+    let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    check_host_port(host_port).map_err(|why| format!("{shown:?} {why} ({URL_EXPECTED})"))?;
+    let app = path
+        .strip_prefix('/')
+        .map(|p| p.split(['/', '?', '#']).next().unwrap_or(""))
+        .unwrap_or("");
+    if app.is_empty() {
+        return Err(format!(
+            "{shown:?} has no application path (expected rtmp://HOST[:PORT]/APP/KEY)"
+        ));
+    }
+    Ok(OutputTarget::Rtmp)
+}
+
+fn check_host_port(host_port: &str) -> Result<(), &'static str> {
+    let (host, port) = if let Some(v6) = host_port.strip_prefix('[') {
+        let (host, after) = v6.split_once(']').ok_or("has an unclosed [ in its host")?;
+        match after {
+            "" => (host, None),
+            _ => (
+                host,
+                Some(after.strip_prefix(':').ok_or("has junk after its host")?),
+            ),
+        }
+    } else {
+        match host_port.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (host_port, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("has no host");
+    }
+    if let Some(p) = port {
+        match p.parse::<u16>() {
+            Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => {}
+            _ => return Err("has a port that is not 1..=65535"),
+        }
+    }
+    Ok(())
+}
+
+/// The URL with its secrets replaced by `****`: the user info, everything after the first
+/// path segment (the app; the rest is the stream key) and the query collapse into one
+/// `/****`. Scheme, host, port and app are kept, because they are what an operator needs
+/// to tell outputs apart. A file path (`file:…` or anything without a scheme) is shown as
+/// is; something that looks like a broken URL (`rtmp:/host/key`) keeps only its scheme.
+pub fn redact_url(url: &str) -> String {
+    if url.starts_with("file:") {
+        return url.to_string();
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return match url.split_once(':') {
+            Some((scheme, _)) if !scheme.is_empty() && !scheme.contains('/') => {
+                format!("{scheme}:****")
+            }
+            _ => url.to_string(),
+        };
+    };
+    let scheme_ok = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    if !scheme_ok {
+        return "****".to_string();
+    }
+    let (authority, after) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    // An `@` past the authority means user info with an unescaped `/`, `?` or `#` in it (or a
+    // key with `@`): the boundaries are ambiguous, so nothing but the scheme is safe to show.
+    if after.contains('@') {
+        return format!("{scheme}://****");
+    }
+    let (userinfo, host_port) = match authority.rsplit_once('@') {
+        Some((_, h)) => (true, h),
+        None => (false, authority),
+    };
+    let (path, query) = after.split_at(after.find(['?', '#']).unwrap_or(after.len()));
+    let (app, key) = match path.strip_prefix('/') {
+        Some(p) => {
+            let end = p.find('/').map_or(path.len(), |i| i + 1);
+            path.split_at(end)
+        }
+        None => ("", path),
+    };
+    let secret = userinfo || !key.trim_matches('/').is_empty() || !query.is_empty();
+    format!(
+        "{scheme}://{host_port}{app}{}",
+        if secret { "/****" } else { "" }
+    )
+}
+
+/// Replaces each `${NAME}` with the variable's value, in one pass (a value containing `${`
+/// is not expanded again). A `$` not followed by `{` is kept literally. Errors name the
+/// variable but never show the template's other text.
+pub fn expand_env(template: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            return Err("has an unterminated ${ (expected ${NAME})".to_string());
+        };
+        let name = &after[..end];
+        let valid = name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !valid {
+            return Err(format!(
+                "has ${{{}}}, which is not a variable name (expected ${{NAME}} with letters, \
+                 digits and _)",
+                crate::config::values::clip(name)
+            ));
+        }
+        match env(name) {
+            None => {
+                return Err(format!(
+                    "environment variable {name} is not set (expected it to hold the value for \
+                     ${{{name}}})"
+                ))
+            }
+            Some(v) if v.is_empty() => {
+                return Err(format!(
+                    "environment variable {name} is set but empty (expected a value for \
+                     ${{{name}}})"
+                ))
+            }
+            Some(v) => out.push_str(&v),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// `output0`, `output1`… by index when a name is not given.
+pub(crate) fn default_name(index: usize) -> String {
+    format!("output{index}")
+}
+
+pub(crate) fn valid_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn redacts_keys_userinfo_and_queries() {
+        let cases = [
+            (
+                "rtmp://user:pw@host:1935/app/streamkey?x=y",
+                "rtmp://host:1935/app/****",
+            ),
+            (
+                "rtmps://global-live.mux.com:443/app/abc-123",
+                "rtmps://global-live.mux.com:443/app/****",
+            ),
+            (
+                "rtmp://a.rtmp.youtube.com/live2/xxxx-yyyy",
+                "rtmp://a.rtmp.youtube.com/live2/****",
+            ),
+            ("rtmp://host/app/key/more", "rtmp://host/app/****"),
+            ("rtmp://host/app?key=1", "rtmp://host/app/****"),
+            ("rtmp://u:p@host/app", "rtmp://host/app/****"),
+            ("rtmp://host/app", "rtmp://host/app"),
+            ("rtmp://host/app/", "rtmp://host/app"),
+            ("rtmp://host:1935", "rtmp://host:1935"),
+            ("rtmp://[::1]:1935/live/k", "rtmp://[::1]:1935/live/****"),
+            ("rtmp://host?secret", "rtmp://host/****"),
+            ("/tmp/out.flv", "/tmp/out.flv"),
+            ("out.flv", "out.flv"),
+            ("file:/tmp/out.flv", "file:/tmp/out.flv"),
+            ("rtmp:/host/app/key", "rtmp:****"),
+            ("rtmp://u:p/w@host/app/key", "rtmp://****"),
+            ("rtmp://u:p?w@host/app/key", "rtmp://****"),
+            ("a/b://x/y/z", "****"),
+            ("", ""),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn output_urls() {
+        use OutputTarget::*;
+        assert_eq!(
+            parse_output_url("rtmp://127.0.0.1:1935/live/test"),
+            Ok(Rtmp)
+        );
+        assert_eq!(parse_output_url("RTMPS://h:443/app/k"), Ok(Rtmp));
+        assert_eq!(parse_output_url("rtmp://h/app"), Ok(Rtmp));
+        assert_eq!(parse_output_url("rtmp://[::1]:1935/live/k"), Ok(Rtmp));
+        assert_eq!(parse_output_url("out.flv"), Ok(File("out.flv".into())));
+        assert_eq!(
+            parse_output_url("/tmp/A.FLV"),
+            Ok(File("/tmp/A.FLV".into()))
+        );
+        assert_eq!(
+            parse_output_url("file:/tmp/x.flv"),
+            Ok(File("/tmp/x.flv".into()))
+        );
+        assert_eq!(parse_output_url("file:///tmp/x"), Ok(File("/tmp/x".into())));
+        assert_eq!(parse_output_url("file:rel.flv"), Ok(File("rel.flv".into())));
+        let err = |u: &str| parse_output_url(u).unwrap_err();
+        assert!(err("").contains("empty"));
+        assert!(err("http://h/app/KEY").contains("\"http://h/app/****\" has the scheme \"http\""));
+        assert!(err("rtmp://h/").contains("no application path"));
+        assert!(err("rtmp://h").contains("no application path"));
+        assert!(err("rtmp:///app/KEY").contains("has no host"));
+        assert!(err("rtmp://h:0/app/KEY").contains("port"));
+        assert!(err("rtmp://h:99999/app/KEY").contains("port"));
+        assert!(err("rtmp://h:+1/app/KEY").contains("port"));
+        assert!(err("rtmp://[::1/app/KEY").contains("unclosed"));
+        assert!(err("rtmp://h/app/KEY KEY").contains("space"));
+        assert!(err("out.ts").contains("not an output URL"));
+        assert!(!err("SECRETKEY").contains("SECRETKEY"));
+        assert!(err("file:").contains("no path"));
+        assert!(err("file://host/x.flv").contains("names a host"));
+        for u in [
+            "http://h/app/SECRETKEY",
+            "rtmp://h:0/app/SECRETKEY",
+            "rtmp://h/a/SECRETKEY x",
+        ] {
+            assert!(!err(u).contains("SECRETKEY"), "{u}");
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let o = OutputConfig::from_url("mux", "rtmps://h:443/app/SECRETKEY").unwrap();
+        let shown = format!("{o:?}");
+        assert!(!shown.contains("SECRETKEY"), "{shown}");
+        assert!(shown.contains("rtmps://h:443/app/****"), "{shown}");
+    }
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "KEY" => Some("abc".into()),
+            "EMPTY" => Some(String::new()),
+            "LOOP" => Some("${KEY}".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn expansion() {
+        assert_eq!(
+            expand_env("rtmp://h/app/${KEY}", &env).unwrap(),
+            "rtmp://h/app/abc"
+        );
+        assert_eq!(expand_env("${KEY}${KEY}", &env).unwrap(), "abcabc");
+        assert_eq!(expand_env("a$b$", &env).unwrap(), "a$b$");
+        assert_eq!(expand_env("${LOOP}", &env).unwrap(), "${KEY}");
+        assert_eq!(
+            expand_env("x/${MISSING}", &env).unwrap_err(),
+            "environment variable MISSING is not set (expected it to hold the value for ${MISSING})"
+        );
+        assert!(expand_env("${EMPTY}", &env)
+            .unwrap_err()
+            .contains("set but empty"));
+        assert!(expand_env("a/${KEY", &env)
+            .unwrap_err()
+            .contains("unterminated"));
+        assert!(expand_env("${1X}", &env)
+            .unwrap_err()
+            .contains("not a variable name"));
+        assert!(expand_env("${}", &env)
+            .unwrap_err()
+            .contains("not a variable name"));
+    }
+
+    #[test]
+    fn names() {
+        assert!(valid_name("mux"));
+        assert!(valid_name("yt_backup-2"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("Mux"));
+        assert!(!valid_name("a b"));
+        assert!(!valid_name(&"a".repeat(33)));
+    }
+
+    proptest! {
+        #[test]
+        fn redaction_never_shows_a_key(
+            host in "[a-z]{1,10}", app in "[a-z]{1,8}", key in "[A-Z0-9]{8,20}",
+            port in proptest::option::of(1u16..), user in proptest::option::of("[A-Z]{8}"),
+        ) {
+            let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+            let user = user.map(|u| format!("{u}:{u}@")).unwrap_or_default();
+            let url = format!("rtmp://{user}{host}{port}/{app}/{key}?t={key}");
+            let shown = redact_url(&url);
+            prop_assert!(!shown.contains(&key));
+            prop_assert_eq!(shown, format!("rtmp://{host}{port}/{app}/****"));
+        }
+
+        #[test]
+        fn urls_never_panic(s in "\\PC{0,40}") {
+            let _ = redact_url(&s);
+            let _ = parse_output_url(&s);
+            let _ = expand_env(&s, &env);
+        }
+    }
+}

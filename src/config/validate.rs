@@ -1,0 +1,354 @@
+//! The channel file as written (`ChannelFile`, private, mirroring the YAML) and its
+//! validation into a `Channel`: defaults filled in, ranges and cross-field rules checked,
+//! every problem collected with its field path.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::output::{self, expand_env, parse_output_url, OutputConfig};
+use super::values::{clip, format_bitrate, format_fps, parse_colour, present_or_null};
+use super::values::{Bitrate, Fps, List, Text};
+use super::{resolve, AudioFormat, Channel, ConfigError, HttpSettings, Problems};
+use super::{SlateSettings, VideoFormat, X264_PRESETS};
+use crate::time::Micros;
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a channel file: a mapping with name, playlist and optionally video, audio, \
+                 slate, outputs and http"
+)]
+pub(super) struct ChannelFile {
+    name: Text<100>,
+    pub(super) playlist: Text<4096>,
+    video: Option<VideoFile>,
+    audio: Option<AudioFile>,
+    slate: Option<SlateFile>,
+    outputs: Option<List<OutputFile, 32>>,
+    http: Option<HttpFile>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "video settings: a mapping with width, height, fps, bitrate, maxrate, \
+                 bufsize, preset and keyframe_interval"
+)]
+struct VideoFile {
+    width: Option<u64>,
+    height: Option<u64>,
+    fps: Option<Fps>,
+    bitrate: Option<Bitrate>,
+    maxrate: Option<Bitrate>,
+    bufsize: Option<Bitrate>,
+    preset: Option<Text<32>>,
+    keyframe_interval: Option<Micros>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "audio settings: a mapping with sample_rate, channels and bitrate"
+)]
+struct AudioFile {
+    sample_rate: Option<u64>,
+    channels: Option<u64>,
+    bitrate: Option<Bitrate>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "slate settings: a mapping with text, background and failure_duration"
+)]
+struct SlateFile {
+    text: Option<Text<500>>,
+    #[serde(default, deserialize_with = "present_or_null")]
+    background: Option<Option<Text<64>>>,
+    failure_duration: Option<Micros>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an output: a mapping with url and optionally name"
+)]
+struct OutputFile {
+    url: Text<4096>,
+    name: Option<Text<32>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "http settings: a mapping with listen"
+)]
+struct HttpFile {
+    listen: Option<Text<256>>,
+}
+
+pub(super) fn validate(
+    raw: ChannelFile,
+    file: &Path,
+    abs: PathBuf,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Channel, Vec<ConfigError>> {
+    let mut p = Problems::new(file);
+    let name = raw.name.0;
+    if name.trim().is_empty() {
+        p.add("name", "the name is empty (expected 1..=100 characters)");
+    } else if name.chars().any(char::is_control) {
+        p.add(
+            "name",
+            "the name contains a control character (expected one line of text)",
+        );
+    }
+    if raw.playlist.0.is_empty() {
+        p.add(
+            "playlist",
+            "the path is empty (expected the playlist file's path)",
+        );
+    }
+    let channel = Channel {
+        name,
+        playlist: resolve(&abs, &raw.playlist.0),
+        file: abs,
+        video: validate_video(raw.video.unwrap_or_default(), &mut p),
+        audio: validate_audio(raw.audio.unwrap_or_default(), &mut p),
+        slate: validate_slate(raw.slate.unwrap_or_default(), &mut p),
+        outputs: validate_outputs(raw.outputs.map(|l| l.0).unwrap_or_default(), env, &mut p),
+        http: validate_http(raw.http.unwrap_or_default(), &mut p),
+    };
+    p.finish(channel)
+}
+
+fn validate_video(raw: VideoFile, p: &mut Problems) -> VideoFormat {
+    let d = VideoFormat::default();
+    let mut dimension = |field: &str, value: Option<u64>, default: u32, max: u64| {
+        let v = value.unwrap_or(default as u64);
+        let expected = format!("expected an even number 16..={max}");
+        if !(16..=max).contains(&v) {
+            p.add(
+                format!("video.{field}"),
+                format!("{v} is out of range ({expected})"),
+            );
+        } else if v % 2 == 1 {
+            p.add(format!("video.{field}"), format!("{v} is odd ({expected})"));
+        }
+        v.min(max) as u32
+    };
+    let width = dimension("width", raw.width, d.width, 7680);
+    let height = dimension("height", raw.height, d.height, 4320);
+
+    let fps = raw.fps.map_or(d.fps, |f| f.0);
+    if fps.num < fps.den || fps.num > 120 * fps.den {
+        let shown = format_fps(fps);
+        p.add(
+            "video.fps",
+            format!("{shown} is out of range (expected 1..=120 frames per second)"),
+        );
+    }
+
+    let bitrate = raw.bitrate.map_or(d.bitrate, |b| b.0);
+    if !(100_000..=100_000_000).contains(&bitrate) {
+        let shown = format_bitrate(bitrate);
+        p.add(
+            "video.bitrate",
+            format!("{shown} is out of range (expected 100k..=100M)"),
+        );
+    }
+    let maxrate = raw.maxrate.map_or(bitrate, |b| b.0);
+    if maxrate < bitrate {
+        let (m, b) = (format_bitrate(maxrate), format_bitrate(bitrate));
+        p.add(
+            "video.maxrate",
+            format!("{m} is below the bitrate {b} (expected maxrate ≥ bitrate)"),
+        );
+    } else if maxrate > 1_000_000_000 {
+        let shown = format_bitrate(maxrate);
+        p.add(
+            "video.maxrate",
+            format!("{shown} is out of range (expected bitrate..=1000M)"),
+        );
+    }
+    let bufsize = raw.bufsize.map_or(bitrate.saturating_mul(2), |b| b.0);
+    if bufsize == 0 || bufsize > 2_000_000_000 {
+        let shown = format_bitrate(bufsize);
+        p.add(
+            "video.bufsize",
+            format!("{shown} is out of range (expected 1..=2000M bits)"),
+        );
+    }
+
+    let preset = raw.preset.map_or(d.preset, |t| t.0);
+    if !X264_PRESETS.contains(&preset.as_str()) {
+        p.add(
+            "video.preset",
+            format!(
+                "{:?} is not an x264 preset (expected one of {})",
+                clip(&preset),
+                X264_PRESETS.join(", ")
+            ),
+        );
+    }
+
+    let keyframe_interval = raw.keyframe_interval.unwrap_or(d.keyframe_interval);
+    if !(Micros::from_millis(100)..=Micros::from_secs(10)).contains(&keyframe_interval) {
+        p.add(
+            "video.keyframe_interval",
+            format!("{keyframe_interval} is out of range (expected 0.1s..=10s)"),
+        );
+    }
+    VideoFormat {
+        width,
+        height,
+        fps,
+        bitrate,
+        maxrate,
+        bufsize,
+        preset,
+        keyframe_interval,
+    }
+}
+
+fn validate_audio(raw: AudioFile, p: &mut Problems) -> AudioFormat {
+    let d = AudioFormat::default();
+    let sample_rate = raw.sample_rate.unwrap_or(d.sample_rate as u64);
+    if sample_rate != 44_100 && sample_rate != 48_000 {
+        p.add(
+            "audio.sample_rate",
+            format!("{sample_rate} is not supported (expected 44100 or 48000)"),
+        );
+    }
+    let channels = raw.channels.unwrap_or(d.channels as u64);
+    if channels != 1 && channels != 2 {
+        p.add(
+            "audio.channels",
+            format!("{channels} is not supported (expected 1 for mono or 2 for stereo)"),
+        );
+    }
+    let bitrate = raw.bitrate.map_or(d.bitrate, |b| b.0);
+    if !(32_000..=512_000).contains(&bitrate) {
+        let shown = format_bitrate(bitrate);
+        p.add(
+            "audio.bitrate",
+            format!("{shown} is out of range (expected 32k..=512k)"),
+        );
+    }
+    AudioFormat {
+        sample_rate: sample_rate.min(u32::MAX as u64) as u32,
+        channels: channels.min(u16::MAX as u64) as u16,
+        bitrate,
+    }
+}
+
+fn validate_slate(raw: SlateFile, p: &mut Problems) -> SlateSettings {
+    let d = SlateSettings::default();
+    let text = raw.text.map_or(d.text, |t| t.0);
+    if text.chars().any(|c| c.is_control() && c != '\n') {
+        p.add(
+            "slate.text",
+            "the text contains a control character (expected printable text and line breaks)",
+        );
+    }
+    let background = match raw.background {
+        None => d.background,
+        Some(None) => {
+            p.add(
+                "slate.background",
+                "no colour given (expected \"#rrggbb\" in quotes: an unquoted # starts a YAML \
+                 comment)",
+            );
+            d.background
+        }
+        Some(Some(t)) => parse_colour(&t.0).unwrap_or_else(|| {
+            p.add(
+                "slate.background",
+                format!(
+                    "{:?} is not a colour (expected \"#rrggbb\" in quotes, e.g. \"#1a1a2e\")",
+                    clip(&t.0)
+                ),
+            );
+            d.background
+        }),
+    };
+    let failure_duration = raw.failure_duration.unwrap_or(d.failure_duration);
+    if !(Micros::ZERO..=Micros::from_secs(60)).contains(&failure_duration) {
+        p.add(
+            "slate.failure_duration",
+            format!("{failure_duration} is out of range (expected 0s..=60s)"),
+        );
+    }
+    SlateSettings {
+        text,
+        background,
+        failure_duration,
+    }
+}
+
+fn validate_outputs(
+    raw: Vec<OutputFile>,
+    env: &dyn Fn(&str) -> Option<String>,
+    p: &mut Problems,
+) -> Vec<OutputConfig> {
+    let mut outputs: Vec<OutputConfig> = Vec::with_capacity(raw.len());
+    for (i, o) in raw.into_iter().enumerate() {
+        let name = match o.name {
+            None => output::default_name(i),
+            Some(Text(name)) => {
+                if !output::valid_name(&name) {
+                    p.add(
+                        format!("outputs[{i}].name"),
+                        format!(
+                            "{:?} is not a valid output name (expected 1..=32 characters of \
+                             a-z, 0-9, _ and -)",
+                            clip(&name)
+                        ),
+                    );
+                }
+                name
+            }
+        };
+        if let Some(j) = outputs.iter().position(|other| other.name == name) {
+            p.add(
+                format!("outputs[{i}].name"),
+                format!("{name:?} is already the name of outputs[{j}] (expected unique names)"),
+            );
+        }
+        let url = match expand_env(&o.url.0, env) {
+            Ok(url) => {
+                if let Err(why) = parse_output_url(&url) {
+                    p.add(format!("outputs[{i}].url"), why);
+                }
+                url
+            }
+            Err(why) => {
+                p.add(format!("outputs[{i}].url"), format!("the URL {why}"));
+                String::new()
+            }
+        };
+        outputs.push(OutputConfig { name, url });
+    }
+    outputs
+}
+
+fn validate_http(raw: HttpFile, p: &mut Problems) -> HttpSettings {
+    let listen = raw.listen.and_then(|Text(s)| {
+        s.trim()
+            .parse::<SocketAddr>()
+            .map_err(|_| {
+                p.add(
+                    "http.listen",
+                    format!(
+                        "{:?} is not a socket address (expected IP:PORT, e.g. 127.0.0.1:9100 or \
+                     [::1]:9100)",
+                        clip(&s)
+                    ),
+                );
+            })
+            .ok()
+    });
+    HttpSettings { listen }
+}

@@ -1,0 +1,221 @@
+//! The `playout` binary: command line, logging, signals and wiring. Thin by design; the
+//! library does the work, and this is the only place `anyhow` is used.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use playout::channel::{self, RunOptions};
+use playout::config::{check_file, Channel};
+use playout::metrics::Metrics;
+use playout::pipeline::ChannelFormat;
+use playout::playlist::Playlist;
+use playout::time::{Micros, Rational};
+
+#[derive(Parser)]
+#[command(
+    name = "playout",
+    version,
+    about = "A 24/7 linear channel: a YAML playlist in, one unbroken RTMP stream out."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Play a channel until stopped (or for --for of channel time).
+    Run {
+        channel: PathBuf,
+        /// Send to this URL instead of the channel file's outputs (repeatable).
+        #[arg(long = "output", value_name = "URL")]
+        outputs: Vec<String>,
+        /// Serve /metrics and /healthz here (overrides http.listen).
+        #[arg(long, value_name = "ADDR")]
+        http: Option<SocketAddr>,
+        /// Stop cleanly after this much channel time, e.g. 90s, 1m30s, 01:30:00.
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<Micros>,
+        /// Do not pace to the wall clock: run as fast as the machine allows.
+        #[arg(long)]
+        unpaced: bool,
+    },
+    /// Validate channel or playlist files; exit 1 if any is invalid.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Tell what the channel would do with each media file.
+    Probe {
+        #[arg(required = true)]
+        media: Vec<PathBuf>,
+        /// The channel whose format to compare against (default 1280x720 30 fps, 48 kHz stereo).
+        #[arg(long)]
+        channel: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let result = match cli.command {
+        Command::Run {
+            channel,
+            outputs,
+            http,
+            for_,
+            unpaced,
+        } => run(channel, outputs, http, for_, !unpaced),
+        Command::Check { files } => Ok(check(&files)),
+        Command::Probe { media, channel } => probe(&media, channel),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("playout: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_libav() -> anyhow::Result<()> {
+    ffmpeg_next::init().context("initialising libav")?;
+    // libav's own log lines are not structured and repeat what we report per item.
+    ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Fatal);
+    Ok(())
+}
+
+fn run(
+    channel_path: PathBuf,
+    outputs: Vec<String>,
+    http: Option<SocketAddr>,
+    stop_after: Option<Micros>,
+    paced: bool,
+) -> anyhow::Result<ExitCode> {
+    let channel = Channel::load(&channel_path)?;
+    let playlist = Arc::new(Playlist::load(&channel.playlist)?);
+    init_libav()?;
+    let metrics = Arc::new(Metrics::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("tokio")
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    if let Some(addr) = http.or(channel.http.listen) {
+        let listener = runtime
+            .block_on(playout::http::bind(addr))
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        tracing::info!(%addr, "Serving http://{addr}/metrics and /healthz.");
+        runtime.spawn(playout::http::serve(listener, metrics.clone()));
+    }
+    let s = stop.clone();
+    runtime.spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("Stopping: signal received.");
+        s.store(true, Ordering::Relaxed);
+    });
+    tracing::info!(channel = %channel.name, items = playlist.items.len(), paced, "Channel starting.");
+    let running = channel::start(
+        &channel,
+        playlist,
+        RunOptions {
+            outputs,
+            stop_after,
+            paced,
+            stop,
+        },
+        metrics,
+    )?;
+    let ok = running.join();
+    tracing::info!("Channel stopped.");
+    runtime.shutdown_background();
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn check(files: &[PathBuf]) -> ExitCode {
+    let mut ok = true;
+    for f in files {
+        match check_file(f) {
+            Ok(summary) => println!("{}: ok: {summary}", f.display()),
+            Err(errors) => {
+                ok = false;
+                for e in errors {
+                    println!("{e}");
+                }
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn probe(media: &[PathBuf], channel: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let fmt = match channel {
+        Some(c) => ChannelFormat::of(&Channel::load(&c)?),
+        None => ChannelFormat {
+            width: 1280,
+            height: 720,
+            fps: Rational::new(30, 1),
+            sample_rate: 48000,
+            channels: 2,
+        },
+    };
+    init_libav()?;
+    let mut all_ok = true;
+    for m in media {
+        match playout::probe::report(m, &fmt) {
+            Ok(r) => print!("{r}"),
+            Err(r) => {
+                all_ok = false;
+                print!("{r}");
+            }
+        }
+    }
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

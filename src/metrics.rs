@@ -1,0 +1,252 @@
+//! Every metric, declared once (STYLE rule 10): `playout_<name>_<unit>[_total]`, low-cardinality
+//! labels (an output's configured name, a failure reason; never a file path or a URL).
+//! Stages update them in batches, not per packet.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Instant;
+
+use prometheus::{
+    Counter, Encoder, Gauge, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::time::{Micros, Rational};
+
+pub struct Metrics {
+    registry: Registry,
+    started: Instant,
+    /// Milliseconds since start at which the encoder last made progress (for /healthz).
+    last_progress_ms: AtomicI64,
+    pub video_frames_encoded_total: IntCounter,
+    pub encoded_seconds_total: Counter,
+    pub item_transitions_total: IntCounter,
+    pub item_failures_total: IntCounterVec,
+    pub slate_seconds_total: Counter,
+    pub held_frames_total: IntCounter,
+    pub silence_seconds_total: Counter,
+    pub wallclock_drift_seconds: Gauge,
+    pub output_connected: IntGaugeVec,
+    pub output_reconnects_total: IntCounterVec,
+    pub output_bytes_total: IntCounterVec,
+    pub output_dropped_packets_total: IntCounterVec,
+    pub build_info: IntGaugeVec,
+    pub playlist_items: IntGauge,
+}
+
+fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, m: T) -> T {
+    r.register(Box::new(m.clone()))
+        .expect("metric names are unique");
+    m
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let r = Registry::new();
+        #[cfg(target_os = "linux")]
+        r.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))
+        .expect("process collector registers once");
+        let counter = |n: &str, h: &str| reg(&r, IntCounter::new(n, h).expect("valid name"));
+        let fcounter = |n: &str, h: &str| reg(&r, Counter::new(n, h).expect("valid name"));
+        let by = |n: &str, h: &str, l: &str| {
+            reg(
+                &r,
+                IntCounterVec::new(Opts::new(n, h), &[l]).expect("valid name"),
+            )
+        };
+        let m = Metrics {
+            started: Instant::now(),
+            last_progress_ms: AtomicI64::new(0),
+            video_frames_encoded_total: counter(
+                "playout_video_frames_encoded_total",
+                "Video frames handed to the encoder.",
+            ),
+            encoded_seconds_total: fcounter(
+                "playout_encoded_seconds_total",
+                "Channel seconds encoded.",
+            ),
+            item_transitions_total: counter(
+                "playout_item_transitions_total",
+                "Items started (media and slate).",
+            ),
+            item_failures_total: by(
+                "playout_item_failures_total",
+                "Items that could not play, by reason.",
+                "reason",
+            ),
+            slate_seconds_total: fcounter(
+                "playout_slate_seconds_total",
+                "Seconds of slate played (slate items and failed items).",
+            ),
+            held_frames_total: counter(
+                "playout_held_frames_total",
+                "Frames repeated to fill gaps and pad items.",
+            ),
+            silence_seconds_total: fcounter(
+                "playout_silence_seconds_total",
+                "Seconds of generated silence (items without audio, padding).",
+            ),
+            wallclock_drift_seconds: reg(
+                &r,
+                Gauge::new(
+                    "playout_wallclock_drift_seconds",
+                    "Output time minus clock time (negative: running late).",
+                )
+                .expect("valid name"),
+            ),
+            output_connected: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "playout_output_connected",
+                        "1 while the output is connected.",
+                    ),
+                    &["output"],
+                )
+                .expect("valid name"),
+            ),
+            output_reconnects_total: by(
+                "playout_output_reconnects_total",
+                "Connections lost and retried.",
+                "output",
+            ),
+            output_bytes_total: by(
+                "playout_output_bytes_total",
+                "Bytes of packets written.",
+                "output",
+            ),
+            output_dropped_packets_total: by(
+                "playout_output_dropped_packets_total",
+                "Packets not sent while an output was down or behind.",
+                "output",
+            ),
+            build_info: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new("playout_build_info", "Always 1; the version is a label."),
+                    &["version"],
+                )
+                .expect("valid name"),
+            ),
+            playlist_items: reg(
+                &r,
+                IntGauge::new("playout_playlist_items", "Items in the rotation.")
+                    .expect("valid name"),
+            ),
+            registry: r,
+        };
+        m.build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        m
+    }
+
+    /// Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding of gathered metrics");
+        String::from_utf8(buf).expect("prometheus text is UTF-8")
+    }
+
+    pub fn add_encoded_frames(&self, frames: i64, fps: Rational) {
+        if frames <= 0 {
+            return;
+        }
+        self.video_frames_encoded_total.inc_by(frames as u64);
+        self.encoded_seconds_total
+            .inc_by(frames as f64 * fps.den as f64 / fps.num as f64);
+        self.last_progress_ms
+            .store(self.started.elapsed().as_millis() as i64, Ordering::Relaxed);
+    }
+
+    pub fn add_slate_frames(&self, frames: i64, fps: Rational) {
+        self.slate_seconds_total
+            .inc_by(frames.max(0) as f64 * fps.den as f64 / fps.num as f64);
+    }
+
+    pub fn record_splice(
+        &self,
+        before: &crate::pipeline::splice::SpliceStats,
+        after: &crate::pipeline::splice::SpliceStats,
+        sample_rate: u32,
+    ) {
+        self.held_frames_total
+            .inc_by((after.held_frames - before.held_frames).max(0) as u64);
+        self.silence_seconds_total.inc_by(
+            (after.silence_samples - before.silence_samples).max(0) as f64 / sample_rate as f64,
+        );
+    }
+
+    /// `output_time` is the channel time of the newest packet released; `clock` is now.
+    pub fn set_drift(&self, clock: Micros, output_time: Micros) {
+        self.wallclock_drift_seconds
+            .set((output_time - clock).as_secs_f64());
+    }
+
+    pub fn output_connected(&self, output: &str, up: bool) {
+        self.output_connected
+            .with_label_values(&[output])
+            .set(up as i64);
+    }
+
+    pub fn output_reconnect(&self, output: &str) {
+        self.output_reconnects_total
+            .with_label_values(&[output])
+            .inc();
+    }
+
+    pub fn output_dropped(&self, output: &str, n: u64) {
+        self.output_dropped_packets_total
+            .with_label_values(&[output])
+            .inc_by(n);
+    }
+
+    pub fn output_progress(&self, output: &str, bytes: u64, dropped: u64) {
+        self.output_bytes_total
+            .with_label_values(&[output])
+            .inc_by(bytes);
+        self.output_dropped(output, dropped);
+    }
+
+    /// Time since the encoder last made progress, or since start if it never has.
+    pub fn stalled_for(&self) -> std::time::Duration {
+        let now = self.started.elapsed().as_millis() as i64;
+        let last = self.last_progress_ms.load(Ordering::Relaxed);
+        std::time::Duration::from_millis((now - last).max(0) as u64)
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contract_names_are_exposed() {
+        let m = Metrics::new();
+        m.add_encoded_frames(30, Rational::new(30, 1));
+        m.item_failures_total.with_label_values(&["missing"]).inc();
+        m.item_transitions_total.inc();
+        m.add_slate_frames(60, Rational::new(30, 1));
+        let text = m.render();
+        for name in [
+            "playout_video_frames_encoded_total 30",
+            "playout_encoded_seconds_total 1",
+            "playout_item_transitions_total 1",
+            "playout_item_failures_total{reason=\"missing\"} 1",
+            "playout_slate_seconds_total 2",
+            "playout_build_info{version=",
+            "process_resident_memory_bytes",
+        ] {
+            assert!(text.contains(name), "missing {name} in\n{text}");
+        }
+    }
+}

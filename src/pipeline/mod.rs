@@ -1,0 +1,68 @@
+//! The media pipeline: source (decode + normalise + splice) → encode → pace → outputs.
+//!
+//! Each stage is an OS thread joined to the next by a bounded crossbeam channel. Dropping a
+//! sender is end-of-stream: the next stage flushes and ends in turn, so `--for`, a signal and
+//! a fatal error all shut down the same way.
+
+pub mod encode;
+pub mod normalise;
+pub mod open;
+pub mod slate;
+pub mod source;
+pub mod splice;
+
+use ffmpeg_next as ff;
+
+use crate::config::Channel;
+use crate::time::Rational;
+
+/// The format every item is normalised to: the one the encoders are opened with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelFormat {
+    pub width: u32,
+    pub height: u32,
+    pub fps: Rational,
+    pub sample_rate: u32,
+    pub channels: u16,
+}
+
+impl ChannelFormat {
+    pub fn of(channel: &Channel) -> Self {
+        ChannelFormat {
+            width: channel.video.width,
+            height: channel.video.height,
+            fps: channel.video.fps,
+            sample_rate: channel.audio.sample_rate,
+            channels: channel.audio.channels,
+        }
+    }
+
+    /// The channel's video timebase: one tick per frame.
+    pub fn frame_tb(&self) -> Rational {
+        self.fps.invert()
+    }
+
+    /// The channel's audio timebase: one tick per sample.
+    pub fn sample_tb(&self) -> Rational {
+        Rational::new(1, self.sample_rate as i64)
+    }
+
+    pub fn layout(&self) -> ff::ChannelLayout {
+        if self.channels == 1 {
+            ff::ChannelLayout::MONO
+        } else {
+            ff::ChannelLayout::STEREO
+        }
+    }
+}
+
+/// A normalised frame on the channel timeline, on its way to the encoder.
+/// Video `pts` counts frames since the channel started; audio `pts` counts samples.
+pub enum Media {
+    Video(ff::frame::Video),
+    Audio(ff::frame::Audio),
+}
+
+/// How many frames of normalised video may wait between source and encoder (about one second
+/// at 30 fps). Small enough to bound memory at 1080p, large enough to hide an item opening.
+pub const FRAME_QUEUE: usize = 32;

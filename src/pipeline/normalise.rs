@@ -1,0 +1,363 @@
+//! Normalise: turns decoded frames of any shape into the channel format with libavfilter.
+//!
+//! Video: deinterlace (when coded interlaced) → rotate (display matrix) → square pixels →
+//! aspect-preserving scale with letterbox/pillarbox → the channel's constant frame grid (`fps`)
+//! → yuv420p. Audio: resample to the channel rate, down/up-mix to its layout, planar float.
+//! Graphs are built from the first decoded frame (its real size and format, not what the
+//! container claims) and rebuilt if a stream changes shape mid-item.
+//!
+//! `plan()` states the same decisions in words, for `playout probe`.
+
+use ffmpeg_next as ff;
+
+use super::open::{fps_text, MediaInfo};
+use super::ChannelFormat;
+use crate::time::Rational;
+
+/// What the channel will do with a file, decided from its stream info.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub actions: Vec<String>,
+}
+
+pub fn plan(info: &MediaInfo, fmt: &ChannelFormat) -> Plan {
+    let mut actions = Vec::new();
+    match &info.video {
+        None => actions.push("no video: the slate is shown under the audio".to_string()),
+        Some(v) => {
+            if v.interlaced {
+                actions.push("deinterlace".into());
+            }
+            if v.rotation != 0 {
+                actions.push(format!("rotate {}° clockwise", v.rotation));
+            }
+            let (mut w, mut h) = (v.width as i64, v.height as i64);
+            if v.sar.num != v.sar.den {
+                w = w * v.sar.num / v.sar.den;
+                actions.push(format!("square the pixels (aspect {})", v.sar));
+            }
+            if v.rotation == 90 || v.rotation == 270 {
+                std::mem::swap(&mut w, &mut h);
+            }
+            let (cw, ch) = (fmt.width as i64, fmt.height as i64);
+            if (w, h) != (cw, ch) && w > 0 && h > 0 {
+                // Fit inside the channel frame, keeping the picture's shape.
+                let (sw, sh) = if w * ch > h * cw {
+                    (cw, (h * cw / w) & !1)
+                } else {
+                    ((w * ch / h) & !1, ch)
+                };
+                actions.push(format!("scale {w}x{h} to {sw}x{sh}"));
+                if sw < cw {
+                    actions.push(format!(
+                        "pillarbox ({} px bars left and right)",
+                        (cw - sw) / 2
+                    ));
+                } else if sh < ch {
+                    actions.push(format!(
+                        "letterbox ({} px bars top and bottom)",
+                        (ch - sh) / 2
+                    ));
+                }
+            }
+            if info.still {
+                actions.push("still image: shown for the item's duration (default 10s)".into());
+            } else {
+                match v.fps {
+                    _ if v.vfr => actions.push(format!(
+                        "variable frame rate: placed on the {} fps grid",
+                        fps_text(fmt.fps)
+                    )),
+                    Some(f) if f != fmt.fps && f.num * fmt.fps.den != fmt.fps.num * f.den => {
+                        actions.push(format!(
+                            "frame rate {} to {} fps",
+                            fps_text(f),
+                            fps_text(fmt.fps)
+                        ))
+                    }
+                    _ => {}
+                }
+            }
+            if v.pix_fmt != "yuv420p" {
+                actions.push(format!("convert pixels {} to yuv420p", v.pix_fmt));
+            }
+        }
+    }
+    match &info.audio {
+        None => actions.push("no audio: silence".to_string()),
+        Some(a) => {
+            if a.sample_rate != fmt.sample_rate {
+                actions.push(format!(
+                    "resample audio {} Hz to {} Hz",
+                    a.sample_rate, fmt.sample_rate
+                ));
+            }
+            if a.channels > fmt.channels {
+                actions.push(format!(
+                    "downmix {} channels to {}",
+                    a.channels, fmt.channels
+                ));
+            } else if a.channels < fmt.channels {
+                actions.push(format!("upmix {} channel to {}", a.channels, fmt.channels));
+            }
+        }
+    }
+    if actions.is_empty() {
+        actions.push("already in the channel format: passes through unchanged".into());
+    }
+    Plan { actions }
+}
+
+/// A libavfilter graph with one input and one output.
+pub struct Graph {
+    graph: ff::filter::Graph,
+    key: (u32, u32, i32),
+}
+
+impl Graph {
+    pub fn push(&mut self, frame: &ff::frame::Frame) -> Result<(), ff::Error> {
+        self.graph
+            .get("in")
+            .expect("graph has an input")
+            .source()
+            .add(frame)
+    }
+
+    pub fn flush(&mut self) -> Result<(), ff::Error> {
+        self.graph
+            .get("in")
+            .expect("graph has an input")
+            .source()
+            .flush()
+    }
+
+    /// Pulls one output frame, or `None` when the graph needs more input (or is drained).
+    pub fn pull<F: std::ops::DerefMut<Target = ff::frame::Frame>>(
+        &mut self,
+        out: &mut F,
+    ) -> Option<()> {
+        self.graph
+            .get("out")
+            .expect("graph has an output")
+            .sink()
+            .frame(out)
+            .ok()
+    }
+
+    /// Whether frames of this shape can go through the graph as built.
+    pub fn fits(&self, key: (u32, u32, i32)) -> bool {
+        self.key == key
+    }
+}
+
+/// The source-side properties a video graph is built for.
+pub struct VideoSource {
+    pub width: u32,
+    pub height: u32,
+    pub format: ff::format::Pixel,
+    pub sar: Rational,
+    pub time_base: Rational,
+    pub interlaced: bool,
+    pub rotation: i32,
+}
+
+impl VideoSource {
+    pub fn key(&self) -> (u32, u32, i32) {
+        (
+            self.width,
+            self.height,
+            ff::ffi::AVPixelFormat::from(self.format) as i32,
+        )
+    }
+}
+
+/// The filter chain (libavfilter syntax) from a source shape to the channel format.
+pub fn video_chain(src: &VideoSource, fmt: &ChannelFormat) -> String {
+    let mut f = Vec::new();
+    if src.interlaced {
+        f.push("bwdif=mode=send_frame:parity=auto:deint=interlaced".to_string());
+    }
+    if src.sar.num > 0 && src.sar.den > 0 && src.sar.num != src.sar.den {
+        f.push("scale=trunc(iw*sar/2)*2:ih,setsar=1".to_string());
+    }
+    match src.rotation {
+        90 => f.push("transpose=clock".into()),
+        180 => f.push("hflip,vflip".into()),
+        270 => f.push("transpose=cclock".into()),
+        _ => {}
+    }
+    let (w, h) = (fmt.width, fmt.height);
+    f.push(format!(
+        "scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bicubic"
+    ));
+    f.push(format!("pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black"));
+    f.push("setsar=1".into());
+    f.push(format!(
+        "fps=fps={}/{}:round=near",
+        fmt.fps.num, fmt.fps.den
+    ));
+    f.push("format=pix_fmts=yuv420p".into());
+    f.join(",")
+}
+
+pub fn video_graph(src: &VideoSource, fmt: &ChannelFormat) -> Result<Graph, ff::Error> {
+    let mut graph = ff::filter::Graph::new();
+    let pix = src
+        .format
+        .descriptor()
+        .map(|d| d.name())
+        .unwrap_or("yuv420p");
+    let sar = if src.sar.num > 0 && src.sar.den > 0 {
+        src.sar
+    } else {
+        Rational::new(1, 1)
+    };
+    let args = format!(
+        "video_size={}x{}:pix_fmt={}:time_base={}/{}:pixel_aspect={}/{}",
+        src.width, src.height, pix, src.time_base.num, src.time_base.den, sar.num, sar.den
+    );
+    graph.add(
+        &ff::filter::find("buffer").ok_or(ff::Error::FilterNotFound)?,
+        "in",
+        &args,
+    )?;
+    graph.add(
+        &ff::filter::find("buffersink").ok_or(ff::Error::FilterNotFound)?,
+        "out",
+        "",
+    )?;
+    graph
+        .output("in", 0)?
+        .input("out", 0)?
+        .parse(&video_chain(src, fmt))?;
+    graph.validate()?;
+    Ok(Graph {
+        graph,
+        key: src.key(),
+    })
+}
+
+/// The source-side properties an audio graph is built for.
+pub struct AudioSource {
+    pub rate: u32,
+    pub format: ff::format::Sample,
+    pub layout: ff::ChannelLayout,
+    pub channels: u16,
+}
+
+impl AudioSource {
+    pub fn key(&self) -> (u32, u32, i32) {
+        (self.rate, self.channels as u32, self.layout.bits() as i32)
+    }
+}
+
+pub fn audio_graph(src: &AudioSource, fmt: &ChannelFormat) -> Result<Graph, ff::Error> {
+    let mut graph = ff::filter::Graph::new();
+    let layout = if src.layout.is_empty() || src.layout.channels() != src.channels as i32 {
+        ff::ChannelLayout::default(src.channels as i32)
+    } else {
+        src.layout
+    };
+    let args = format!(
+        "time_base=1/{}:sample_rate={}:sample_fmt={}:channel_layout=0x{:x}",
+        src.rate,
+        src.rate,
+        src.format.name(),
+        layout.bits()
+    );
+    graph.add(
+        &ff::filter::find("abuffer").ok_or(ff::Error::FilterNotFound)?,
+        "in",
+        &args,
+    )?;
+    graph.add(
+        &ff::filter::find("abuffersink").ok_or(ff::Error::FilterNotFound)?,
+        "out",
+        "",
+    )?;
+    let layout_name = if fmt.channels == 1 { "mono" } else { "stereo" };
+    let chain = format!(
+        "aresample={rate},aformat=sample_fmts=fltp:sample_rates={rate}:channel_layouts={layout_name}",
+        rate = fmt.sample_rate
+    );
+    graph.output("in", 0)?.input("out", 0)?.parse(&chain)?;
+    graph.validate()?;
+    Ok(Graph {
+        graph,
+        key: src.key(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fmt() -> ChannelFormat {
+        ChannelFormat {
+            width: 1280,
+            height: 720,
+            fps: Rational::new(30, 1),
+            sample_rate: 48000,
+            channels: 2,
+        }
+    }
+
+    fn src(w: u32, h: u32) -> VideoSource {
+        VideoSource {
+            width: w,
+            height: h,
+            format: ff::format::Pixel::YUV420P,
+            sar: Rational::new(1, 1),
+            time_base: Rational::new(1, 90000),
+            interlaced: false,
+            rotation: 0,
+        }
+    }
+
+    #[test]
+    fn chain_for_plain_source_scales_pads_and_regrids() {
+        let c = video_chain(&src(640, 480), &fmt());
+        assert!(c.contains("scale=1280:720:force_original_aspect_ratio=decrease"));
+        assert!(c.contains("pad=1280:720"));
+        assert!(c.contains("fps=fps=30/1"));
+        assert!(c.ends_with("format=pix_fmts=yuv420p"));
+        assert!(!c.contains("bwdif") && !c.contains("transpose"));
+    }
+
+    #[test]
+    fn chain_deinterlaces_and_rotates_when_told() {
+        let mut s = src(720, 576);
+        s.interlaced = true;
+        s.rotation = 90;
+        let c = video_chain(&s, &fmt());
+        let d = c.find("bwdif").unwrap();
+        let r = c.find("transpose=clock").unwrap();
+        let sc = c.find("scale=1280").unwrap();
+        assert!(d < r && r < sc, "deinterlace, then rotate, then scale: {c}");
+        s.rotation = 270;
+        assert!(video_chain(&s, &fmt()).contains("transpose=cclock"));
+        s.rotation = 180;
+        assert!(video_chain(&s, &fmt()).contains("hflip,vflip"));
+    }
+
+    #[test]
+    fn graphs_build_for_common_shapes() {
+        ff::init().unwrap();
+        for (w, h) in [(640, 360), (321, 241), (1080, 1920), (16, 16)] {
+            video_graph(&src(w, h), &fmt()).unwrap_or_else(|e| panic!("{w}x{h}: {e}"));
+        }
+        for (rate, ch, layout) in [
+            (44100, 1, ff::ChannelLayout::MONO),
+            (48000, 6, ff::ChannelLayout::_5POINT1),
+            (22050, 2, ff::ChannelLayout::STEREO),
+        ] {
+            let a = AudioSource {
+                rate,
+                format: ff::format::Sample::I16(ff::format::sample::Type::Packed),
+                layout,
+                channels: ch,
+            };
+            audio_graph(&a, &fmt()).unwrap_or_else(|e| panic!("{rate}/{ch}: {e}"));
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! The slate: one picture (channel name and a line of text on a plain background), made
+//! in-process with libavfilter's `color` and `drawtext`, repeated with silence wherever the
+//! channel has nothing else to show. No asset is needed; without a usable font the slate is
+//! the plain background, which still keeps the stream alive.
+
+use std::io::Write;
+
+use ffmpeg_next as ff;
+
+use super::ChannelFormat;
+
+pub struct SlateText<'a> {
+    pub title: &'a str,
+    pub text: &'a str,
+    pub background: [u8; 3],
+}
+
+/// Renders the slate picture once. Errors only if even the plain background cannot be made.
+pub fn render(fmt: &ChannelFormat, slate: &SlateText) -> Result<ff::frame::Video, ff::Error> {
+    match render_with_text(fmt, slate) {
+        Ok(f) => Ok(f),
+        Err(e) => {
+            tracing::warn!(error = %e, "Slate text could not be drawn (no font?); using a plain slate.");
+            run(&background(fmt, slate.background))
+        }
+    }
+}
+
+fn background(fmt: &ChannelFormat, rgb: [u8; 3]) -> String {
+    format!(
+        "color=c=0x{:02x}{:02x}{:02x}:s={}x{}:r=1:d=1",
+        rgb[0], rgb[1], rgb[2], fmt.width, fmt.height
+    )
+}
+
+fn render_with_text(fmt: &ChannelFormat, slate: &SlateText) -> Result<ff::frame::Video, ff::Error> {
+    // Text goes through files so that any characters (quotes, colons, emoji) need no escaping
+    // in the filtergraph syntax.
+    let dir = tempfile::tempdir().map_err(|_| ff::Error::Unknown)?;
+    let title = dir.path().join("title.txt");
+    let text = dir.path().join("text.txt");
+    for (p, s) in [(&title, slate.title), (&text, slate.text)] {
+        let mut f = std::fs::File::create(p).map_err(|_| ff::Error::Unknown)?;
+        f.write_all(s.as_bytes()).map_err(|_| ff::Error::Unknown)?;
+    }
+    let big = (fmt.height / 10).max(8);
+    let small = (fmt.height / 18).max(6);
+    let spec = format!(
+        "{bg},drawtext=textfile={t}:expansion=none:fontcolor=white:fontsize={big}:x=(w-text_w)/2:y=(h/2)-text_h-{gap},\
+         drawtext=textfile={x}:expansion=none:fontcolor=0xd0d0d0:fontsize={small}:x=(w-text_w)/2:y=(h/2)+{gap}",
+        bg = background(fmt, slate.background),
+        t = title.display(),
+        x = text.display(),
+        gap = (fmt.height / 40).max(2),
+    );
+    run(&spec)
+}
+
+fn run(spec: &str) -> Result<ff::frame::Video, ff::Error> {
+    let mut graph = ff::filter::Graph::new();
+    graph.add(
+        &ff::filter::find("buffersink").ok_or(ff::Error::FilterNotFound)?,
+        "out",
+        "",
+    )?;
+    graph
+        .input("out", 0)?
+        .parse(&format!("{spec},format=pix_fmts=yuv420p"))?;
+    graph.validate()?;
+    let mut frame = ff::frame::Video::empty();
+    graph
+        .get("out")
+        .expect("sink was added")
+        .sink()
+        .frame(&mut frame)?;
+    Ok(frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Rational;
+
+    #[test]
+    fn slate_has_the_channel_size_and_shows_text() {
+        ff::init().unwrap();
+        let fmt = ChannelFormat {
+            width: 320,
+            height: 180,
+            fps: Rational::new(30, 1),
+            sample_rate: 48000,
+            channels: 2,
+        };
+        let plain = run(&background(&fmt, [0x10, 0x10, 0x10])).unwrap();
+        let slate = render(
+            &fmt,
+            &SlateText {
+                title: "demo: it's \"on\"",
+                text: "We'll be right back",
+                background: [0x10, 0x10, 0x10],
+            },
+        )
+        .unwrap();
+        assert_eq!((slate.width(), slate.height()), (320, 180));
+        assert_eq!(slate.format(), ff::format::Pixel::YUV420P);
+        // White text raises the luma of some rows above the plain background's.
+        let bright = |f: &ff::frame::Video| {
+            let (s, y) = (f.stride(0), f.data(0));
+            (0..180)
+                .map(|r| y[r * s..r * s + 320].iter().map(|&v| v as u64).sum::<u64>())
+                .max()
+                .unwrap()
+        };
+        assert!(bright(&slate) > bright(&plain) + 320 * 20, "no text drawn");
+    }
+}

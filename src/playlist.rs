@@ -1,0 +1,276 @@
+//! The playlist file: the rotation of media and slate items the channel loops forever.
+//!
+//! Like the channel file it is deserialized into private `*File` structs (unknown fields
+//! rejected, forms checked with line and column), then validated into an immutable
+//! `Playlist` that the scheduler resolves against wall time. Media paths are resolved here,
+//! against the playlist's folder, but not opened: a file may be uploaded after the playlist.
+//! `check` holds `check_file`, which validates either kind of file for `playout check`.
+
+mod check;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+use crate::config::values::{List, Text};
+use crate::config::{absolute, first, resolve, yaml, ConfigError, Problems, MAX_SPAN};
+use crate::time::Micros;
+
+pub use check::check_file;
+
+/// More than any hand-kept rotation; the cap bounds what aliases can make a file expand to.
+pub const MAX_ITEMS: usize = 10_000;
+/// Titles appear in the EPG and the now-playing API.
+pub const MAX_TITLE_CHARS: usize = 200;
+
+/// A validated playlist: at least one item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Playlist {
+    /// The playlist file, made absolute.
+    pub file: PathBuf,
+    pub items: Vec<Item>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item {
+    Media(MediaItem),
+    Slate(SlateItem),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MediaItem {
+    /// Resolved against the playlist's folder; may not exist (yet).
+    pub path: PathBuf,
+    /// As given, or the file stem (cut to 200 characters).
+    pub title: String,
+    /// Where to start in the file; 0 when not given.
+    pub in_point: Micros,
+    /// Where to stop in the file; after `in_point`.
+    pub out_point: Option<Micros>,
+    /// How long to play (mainly for still images). With `out_point`, the shorter wins.
+    pub duration: Option<Micros>,
+}
+
+impl MediaItem {
+    /// How long this item plays when the file is at least that long: the shorter of
+    /// `out - in` and `duration`. `None` means "to the end of the file".
+    pub fn play_length(&self) -> Option<Micros> {
+        let cut = self.out_point.map(|out| out - self.in_point);
+        match (cut, self.duration) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlateItem {
+    /// More than 0, at most 24 h.
+    pub duration: Micros,
+    /// As given, or "Slate".
+    pub title: String,
+}
+
+impl Item {
+    pub fn title(&self) -> &str {
+        match self {
+            Item::Media(m) => &m.title,
+            Item::Slate(s) => &s.title,
+        }
+    }
+}
+
+impl Playlist {
+    pub fn load(path: &Path) -> Result<Playlist, ConfigError> {
+        let text = yaml::read(path)?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses playlist YAML as if read from `file`: relative media paths resolve against
+    /// `file`'s folder, and errors name `file`.
+    pub fn parse(text: &str, file: &Path) -> Result<Playlist, ConfigError> {
+        parse_all(text, file).map_err(|e| first(e, file))
+    }
+}
+
+/// Every error of the file, for `check`.
+pub(crate) fn parse_all(text: &str, file: &Path) -> Result<Playlist, Vec<ConfigError>> {
+    match yaml::parse::<PlaylistFile>(text, file) {
+        Ok(Some(raw)) => validate(raw, file),
+        Ok(None) => Err(vec![ConfigError::new(
+            file,
+            "",
+            "the file is empty (expected a playlist: a mapping with `items`)",
+        )]),
+        Err(e) => Err(vec![e]),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a playlist file: a mapping with items and optionally events"
+)]
+struct PlaylistFile {
+    items: Option<List<ItemFile, MAX_ITEMS>>,
+    // Events are not modelled yet; `IgnoredAny` walks them without keeping anything.
+    events: Option<Vec<IgnoredAny>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a playlist item: a mapping with `path` (media) or `slate` (filler)"
+)]
+struct ItemFile {
+    path: Option<Text<4096>>,
+    slate: Option<Micros>,
+    title: Option<Text<MAX_TITLE_CHARS>>,
+    #[serde(rename = "in")]
+    in_point: Option<Micros>,
+    out: Option<Micros>,
+    duration: Option<Micros>,
+}
+
+fn validate(raw: PlaylistFile, file: &Path) -> Result<Playlist, Vec<ConfigError>> {
+    let mut p = Problems::new(file);
+    if raw.events.is_some_and(|e| !e.is_empty()) {
+        p.add(
+            "events",
+            "events are not supported yet (expected no events)",
+        );
+    }
+    let abs = absolute(file);
+    let raw_items = raw.items.map(|l| l.0).unwrap_or_default();
+    if raw_items.is_empty() {
+        p.add(
+            "items",
+            "there are no items (expected a list of at least one item)",
+        );
+    }
+    let items = raw_items
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, item)| validate_item(item, &format!("items[{i}]"), &abs, &mut p))
+        .collect();
+    p.finish(Playlist { file: abs, items })
+}
+
+fn validate_item(raw: ItemFile, at: &str, playlist: &Path, p: &mut Problems) -> Option<Item> {
+    let title = raw.title.map(|t| t.0);
+    if let Some(t) = &title {
+        if t.trim().is_empty() {
+            p.add(
+                format!("{at}.title"),
+                "the title is empty (expected 1..=200 characters)",
+            );
+        } else if t.chars().any(char::is_control) {
+            p.add(
+                format!("{at}.title"),
+                "the title contains a control character (expected one line of text)",
+            );
+        }
+    }
+    match (raw.path, raw.slate) {
+        (Some(_), Some(_)) => {
+            p.add(
+                at,
+                "the item has both `path` and `slate` (expected one: `path` for media, \
+                 `slate` for filler)",
+            );
+            None
+        }
+        (None, None) => {
+            p.add(
+                at,
+                "the item has neither `path` nor `slate` (expected `path: FILE` for media or \
+                 `slate: DURATION` for filler)",
+            );
+            None
+        }
+        (None, Some(duration)) => {
+            let fields = [
+                ("in", raw.in_point.is_some()),
+                ("out", raw.out.is_some()),
+                ("duration", raw.duration.is_some()),
+            ];
+            for (field, _) in fields.iter().filter(|(_, given)| *given) {
+                p.add(
+                    format!("{at}.{field}"),
+                    format!(
+                        "a slate item takes no `{field}` (expected only `slate` and `title`; \
+                         `slate` is its duration)"
+                    ),
+                );
+            }
+            check_span(p, &format!("{at}.slate"), duration, true);
+            Some(Item::Slate(SlateItem {
+                duration,
+                title: title.unwrap_or_else(|| "Slate".to_string()),
+            }))
+        }
+        (Some(Text(path)), None) => {
+            if path.is_empty() {
+                p.add(
+                    format!("{at}.path"),
+                    "the path is empty (expected a media file's path)",
+                );
+            }
+            let in_point = raw.in_point.unwrap_or(Micros::ZERO);
+            check_span(p, &format!("{at}.in"), in_point, false);
+            if let Some(out) = raw.out {
+                if out <= in_point {
+                    p.add(
+                        format!("{at}.out"),
+                        format!("{out} is not after in {in_point} (expected out > in)"),
+                    );
+                } else {
+                    check_span(p, &format!("{at}.out"), out, true);
+                }
+            }
+            if let Some(d) = raw.duration {
+                check_span(p, &format!("{at}.duration"), d, true);
+            }
+            let title = title.unwrap_or_else(|| default_title(&path));
+            Some(Item::Media(MediaItem {
+                path: resolve(playlist, &path),
+                title,
+                in_point,
+                out_point: raw.out,
+                duration: raw.duration,
+            }))
+        }
+    }
+}
+
+fn check_span(p: &mut Problems, place: &str, v: Micros, positive: bool) {
+    if v < Micros::ZERO || (positive && v == Micros::ZERO) {
+        let bound = if positive {
+            "more than 0s"
+        } else {
+            "0s or more"
+        };
+        p.add(
+            place,
+            format!("{v} is out of range (expected {bound}, at most 24h)"),
+        );
+    } else if v > MAX_SPAN {
+        p.add(place, format!("{v} is too long (expected at most 24h)"));
+    }
+}
+
+fn default_title(path: &str) -> String {
+    let stem = Path::new(path)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| path.to_string());
+    stem.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_TITLE_CHARS)
+        .collect()
+}

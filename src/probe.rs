@@ -1,0 +1,53 @@
+//! `playout probe`: what a file holds and what the channel will do with it, in words.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use crate::pipeline::normalise::plan;
+use crate::pipeline::open::open;
+use crate::pipeline::ChannelFormat;
+use crate::time::Micros;
+
+/// A report for one file; `Err` holds the report for a file that would be replaced by slate.
+pub fn report(path: &Path, fmt: &ChannelFormat) -> Result<String, String> {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", path.display());
+    match open(path, Micros::ZERO) {
+        Err(e) => {
+            let _ = writeln!(
+                out,
+                "  will be replaced by slate because {} ({})",
+                e.detail,
+                e.reason.label()
+            );
+            Err(out)
+        }
+        Ok(o) => {
+            let i = &o.info;
+            let _ = writeln!(
+                out,
+                "  container: {}, duration: {}",
+                i.format,
+                i.duration
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "unknown".into())
+            );
+            for s in &i.streams {
+                let _ = writeln!(out, "  stream {s}");
+            }
+            let _ = writeln!(
+                out,
+                "  channel {}x{} {} fps, {} Hz {} ch will:",
+                fmt.width,
+                fmt.height,
+                crate::pipeline::open::fps_text(fmt.fps),
+                fmt.sample_rate,
+                fmt.channels
+            );
+            for a in plan(i, fmt).actions {
+                let _ = writeln!(out, "    - {a}");
+            }
+            Ok(out)
+        }
+    }
+}

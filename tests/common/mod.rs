@@ -1,0 +1,322 @@
+//! End-to-end test harness shared by the test binaries (`mod common;`).
+//!
+//! - `nginx`: a throwaway nginx-rtmp ingest recording every publish to FLV.
+//! - `probe`: ffprobe/ffmpeg CLI wrappers (streams, packets, frame sizes, decode errors).
+//! - `recording`: analysis of a recording (`analyse` -> `Report`, printable).
+//! - `expect`: `Expect` and `Report::problems`, the continuity checks.
+//! - `fixtures`: the content matrix generated with the ffmpeg CLI.
+//! - here: YAML writers for channel and playlist files, and `run_playout`.
+#![allow(dead_code, unused_imports)]
+
+pub mod expect;
+pub mod fixtures;
+pub mod nginx;
+pub mod probe;
+pub mod recording;
+
+pub use expect::Expect;
+pub use fixtures::{fixture, fixtures, Fixture, Kind};
+pub use nginx::Nginx;
+pub use probe::{decode_errors, frame_sizes, probe_packets, probe_streams, Pkt, StreamInfo};
+pub use recording::{analyse, Report};
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A YAML double-quoted scalar (JSON strings are valid YAML).
+fn q(s: &str) -> String {
+    serde_json::to_string(s).expect("json string")
+}
+
+/// Write `DIR/NAME.yaml`: a channel of `width`x`height` at `fps` (e.g. "30", "29.97",
+/// "30000/1001"), ultrafast 400k video with a 2 s GOP, 48 kHz stereo 64k audio, a text slate,
+/// and no outputs (pass `--output`). `extra` is appended verbatim as top-level YAML.
+pub fn write_channel(
+    dir: &Path,
+    name: &str,
+    width: u32,
+    height: u32,
+    fps: &str,
+    playlist: &Path,
+    extra: &str,
+) -> PathBuf {
+    let playlist_ref = match playlist.strip_prefix(dir) {
+        Ok(rel) => rel.display().to_string(),
+        Err(_) => playlist.display().to_string(),
+    };
+    let yaml = format!(
+        "name: {name}
+playlist: {playlist}
+video: {{ width: {width}, height: {height}, fps: {fps}, bitrate: 400k, preset: ultrafast, keyframe_interval: 2s }}
+audio: {{ sample_rate: 48000, channels: 2, bitrate: 64k }}
+slate: {{ text: \"Back soon\" }}
+{extra}",
+        name = q(name),
+        playlist = q(&playlist_ref),
+    );
+    let path = dir.join(format!("{name}.yaml"));
+    fs::write(&path, yaml).expect("write channel file");
+    path
+}
+
+/// One playlist entry.
+#[derive(Clone, Debug)]
+pub enum ItemSpec {
+    Clip {
+        path: PathBuf,
+        title: Option<String>,
+        inpoint: Option<String>,
+        out: Option<String>,
+    },
+    /// `slate: DURATION`
+    Slate(String),
+}
+
+impl ItemSpec {
+    pub fn clip(path: impl Into<PathBuf>) -> ItemSpec {
+        ItemSpec::Clip {
+            path: path.into(),
+            title: None,
+            inpoint: None,
+            out: None,
+        }
+    }
+    pub fn slate(duration: &str) -> ItemSpec {
+        ItemSpec::Slate(duration.into())
+    }
+    pub fn title(mut self, t: &str) -> ItemSpec {
+        if let ItemSpec::Clip { title, .. } = &mut self {
+            *title = Some(t.into());
+        }
+        self
+    }
+    /// `in:` point.
+    pub fn inpoint(mut self, d: &str) -> ItemSpec {
+        if let ItemSpec::Clip { inpoint, .. } = &mut self {
+            *inpoint = Some(d.into());
+        }
+        self
+    }
+    pub fn out(mut self, d: &str) -> ItemSpec {
+        if let ItemSpec::Clip { out, .. } = &mut self {
+            *out = Some(d.into());
+        }
+        self
+    }
+}
+
+/// Write `DIR/playlist.yaml` with `items` (absolute clip paths stay absolute).
+pub fn write_playlist(dir: &Path, items: &[ItemSpec]) -> PathBuf {
+    write_playlist_named(dir, "playlist.yaml", items)
+}
+
+pub fn write_playlist_named(dir: &Path, file: &str, items: &[ItemSpec]) -> PathBuf {
+    let mut y = String::from("items:\n");
+    for item in items {
+        match item {
+            ItemSpec::Slate(d) => y.push_str(&format!("  - slate: {}\n", q(d))),
+            ItemSpec::Clip {
+                path,
+                title,
+                inpoint,
+                out,
+            } => {
+                y.push_str(&format!("  - path: {}\n", q(&path.display().to_string())));
+                for (key, v) in [("title", title), ("in", inpoint), ("out", out)] {
+                    if let Some(v) = v {
+                        y.push_str(&format!("    {key}: {}\n", q(v)));
+                    }
+                }
+            }
+        }
+    }
+    let path = dir.join(file);
+    fs::write(&path, y).expect("write playlist");
+    path
+}
+
+/// Items for every fixture of the matrix (stills get `out: 2s`), titled by fixture name.
+pub fn matrix_items(fixtures: &[Fixture]) -> Vec<ItemSpec> {
+    fixtures
+        .iter()
+        .map(|f| {
+            let item = ItemSpec::clip(&f.path).title(f.name);
+            if f.kind == Kind::Still {
+                item.out("2s")
+            } else {
+                item
+            }
+        })
+        .collect()
+}
+
+/// The result of a `playout` run.
+pub struct Run {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub wall: Duration,
+}
+
+/// Run the `playout` binary with `args`; killed (and the test panics) after 5 minutes.
+pub fn run_playout(args: &[&str]) -> (ExitStatus, String, String, Duration) {
+    let r = run_playout_timeout(args, Duration::from_secs(300));
+    (r.status, r.stdout, r.stderr, r.wall)
+}
+
+pub fn run_playout_timeout(args: &[&str], timeout: Duration) -> Run {
+    let logs = tempfile::tempdir().expect("log dir");
+    let out_path = logs.path().join("stdout");
+    let err_path = logs.path().join("stderr");
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_playout"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path).expect("stdout file"))
+        .stderr(fs::File::create(&err_path).expect("stderr file"))
+        .spawn()
+        .expect("spawn playout");
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait playout") {
+            break status;
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "playout {args:?} still running after {timeout:?}; killed. stderr tail:\n{}",
+                tail(&fs::read_to_string(&err_path).unwrap_or_default(), 40)
+            );
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let wall = started.elapsed();
+    Run {
+        status,
+        stdout: fs::read_to_string(&out_path).unwrap_or_default(),
+        stderr: fs::read_to_string(&err_path).unwrap_or_default(),
+        wall,
+    }
+}
+
+/// The last `n` lines of `s`.
+pub fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A channel run against a fresh nginx: keeps the ingest and the channel folder alive.
+pub struct ChannelRun {
+    pub nginx: Nginx,
+    pub dir: tempfile::TempDir,
+    pub channel: PathBuf,
+    pub stream: String,
+    pub run: Run,
+}
+
+impl ChannelRun {
+    /// Panic with the stderr tail unless playout exited 0.
+    pub fn assert_success(&self) {
+        assert!(
+            self.run.status.success(),
+            "playout exited with {}; stderr tail:\n{}",
+            self.run.status,
+            tail(&self.run.stderr, 60)
+        );
+    }
+
+    /// The one recording of this run (see `single_recording`).
+    pub fn recording(&self) -> PathBuf {
+        single_recording(&self.nginx, &self.stream)
+    }
+}
+
+impl Drop for ChannelRun {
+    /// Keep the channel folder (channel and playlist files) when the test is failing.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.dir.disable_cleanup(true);
+            eprintln!("kept channel folder {}", self.dir.path().display());
+        }
+    }
+}
+
+/// Start nginx, write a `width`x`height`@`fps` channel called `name` playing `items`, and run
+/// `playout run CHANNEL --output URL --for FOR_ [--unpaced]` against it.
+pub fn run_channel(
+    name: &str,
+    (width, height): (u32, u32),
+    fps: &str,
+    items: &[ItemSpec],
+    for_: &str,
+    unpaced: bool,
+) -> ChannelRun {
+    let nginx = Nginx::start();
+    let mut dir = tempfile::Builder::new()
+        .prefix("playout-channel-")
+        .tempdir()
+        .expect("channel dir");
+    if std::env::var_os("PLAYOUT_KEEP_TEST_DIRS").is_some() {
+        dir.disable_cleanup(true);
+    }
+    let playlist = write_playlist(dir.path(), items);
+    let channel = write_channel(dir.path(), name, width, height, fps, &playlist, "");
+    let url = nginx.url(name);
+    let channel_arg = channel.display().to_string();
+    let mut args = vec!["run", &channel_arg, "--output", &url, "--for", for_];
+    if unpaced {
+        args.push("--unpaced");
+    }
+    let run = run_playout_timeout(&args, Duration::from_secs(300));
+    eprintln!(
+        "playout {args:?}: {} in {:.2} s; stderr tail:\n{}",
+        run.status,
+        run.wall.as_secs_f64(),
+        tail(&run.stderr, 25)
+    );
+    ChannelRun {
+        nginx,
+        dir,
+        channel,
+        stream: name.to_string(),
+        run,
+    }
+}
+
+/// Wait for the ingest to see every publisher gone, then return the only recording of
+/// `stream`; panics (with nginx logs) if there is not exactly one publish session and file.
+pub fn single_recording(nginx: &Nginx, stream: &str) -> PathBuf {
+    assert!(
+        nginx.wait_idle(Duration::from_secs(10)),
+        "publisher still connected to nginx\n{}",
+        nginx.logs()
+    );
+    let files = nginx.recordings_of(stream);
+    let sessions = nginx.publish_count(stream);
+    assert!(
+        files.len() == 1 && sessions == 1,
+        "expected one publish session and one recording of {stream}, got {sessions} sessions, \
+         files {files:?}\n{}",
+        tail(&nginx.logs(), 60)
+    );
+    files.into_iter().next().unwrap()
+}
+
+/// Parse "30", "29.97", "30000/1001" into (num, den) the way a channel means them:
+/// 23.976 / 29.97 / 59.94 are the NTSC rates n*1000/1001.
+pub fn fps_ratio(fps: &str) -> (u32, u32) {
+    if let Some((n, d)) = fps.split_once('/') {
+        return (n.trim().parse().unwrap(), d.trim().parse().unwrap());
+    }
+    let f: f64 = fps.trim().parse().expect("fps");
+    if (f - f.round()).abs() < 1e-9 {
+        return (f.round() as u32, 1);
+    }
+    let ntsc = (f * 1.001).round();
+    assert!((ntsc / 1.001 - f).abs() < 0.01, "unsupported fps {fps}");
+    (ntsc as u32 * 1000, 1001)
+}

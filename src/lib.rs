@@ -10,6 +10,7 @@
 //!  playlist.yaml ┴─> config, playlist ─────────────────────────────────────────────┐
 //!                                                                                    v
 //!  [source thread]  pipeline::source — walks the rotation, opens the next item ahead
+//!                   pipeline::item      (the decode loop of one item; failure detection)
 //!                   pipeline::open      (demux, stream choice, decoders, failure reasons)
 //!                   pipeline::normalise (libavfilter: deinterlace, rotate, scale+pad, fps,
 //!                                        yuv420p; resample, down/up-mix)

@@ -5,6 +5,7 @@
 //! a fatal error all shut down the same way.
 
 pub mod encode;
+pub mod item;
 pub mod normalise;
 pub mod open;
 pub mod slate;

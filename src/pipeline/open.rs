@@ -21,6 +21,7 @@ pub enum FailReason {
     Unsupported,
     Read,
     Decode,
+    Truncated,
 }
 
 impl FailReason {
@@ -33,6 +34,7 @@ impl FailReason {
             FailReason::Unsupported => "unsupported",
             FailReason::Read => "read",
             FailReason::Decode => "decode",
+            FailReason::Truncated => "truncated",
         }
     }
 }

@@ -1,0 +1,339 @@
+//! Playing one item: the decode loop. Demuxes packets, decodes them (tolerating a bad
+//! packet, not a broken file), sends frames through the normalise graphs and places what
+//! comes out on the timeline with the splicer. Ends at EOF, the item's `out`, a failure
+//! (read, decode, truncated) or the channel's end.
+
+use std::sync::atomic::Ordering;
+
+use ffmpeg_next as ff;
+
+use super::normalise::{audio_graph, video_graph, AudioSource, Graph, VideoSource};
+use super::open::{FailReason, OpenError, Opened};
+use super::source::SourceSettings;
+use super::splice::{Flow, Splicer};
+use super::ChannelFormat;
+use crate::playlist::MediaItem;
+use crate::time::{frames_in, rescale, Micros, Rational, MICROS};
+
+/// How long a still image shows when its item gives neither `duration` nor `out`.
+const STILL_DEFAULT: Micros = Micros::from_secs(10);
+/// How much shorter than declared a file may end before it counts as truncated.
+const TRUNCATION_SLACK: Micros = Micros::from_millis(500);
+/// Consecutive packets a decoder may reject before the item is declared broken.
+const MAX_DECODE_ERRORS: u32 = 25;
+/// Consecutive unreadable packets before the demuxer is declared lost.
+const MAX_READ_ERRORS: u32 = 100;
+
+pub enum Outcome {
+    Played,
+    Stopped,
+    Failed(OpenError),
+}
+
+/// Per-item decode state: decoders, filter graphs and timestamp origins.
+struct Decode<'a> {
+    fmt: &'a ChannelFormat,
+    v_tb: Rational,
+    a_tb: Rational,
+    v_origin: i64,
+    a_origin: i64,
+    rotation: i32,
+    interlaced: bool,
+    vgraph: Option<Graph>,
+    agraph: Option<Graph>,
+}
+
+pub fn play(mut o: Opened, item: &MediaItem, sp: &mut Splicer, s: &SourceSettings) -> Outcome {
+    let fps = s.fmt.fps;
+    let mut limit = item.play_length();
+    if o.info.still && limit.is_none() {
+        limit = Some(STILL_DEFAULT);
+    }
+    let limit_frames = limit.map(|l| frames_in(l, fps));
+    tracing::info!(item = %item.title, file = %o.path.display(), in_point = %item.in_point, "Item started.");
+    sp.begin_item(limit_frames, &s.slate);
+    let tb = |i: usize| {
+        let t = o
+            .input
+            .stream(i)
+            .map(|s| s.time_base())
+            .unwrap_or(ff::Rational::new(1, 1));
+        Rational::new(t.numerator() as i64, t.denominator().max(1) as i64)
+    };
+    let (vi, ai) = (
+        o.video.as_ref().and(o.info.video.as_ref()).map(|v| v.index),
+        o.audio.as_ref().and(o.info.audio.as_ref()).map(|a| a.index),
+    );
+    let v_tb = vi.map(tb).unwrap_or(Rational::new(1, 1));
+    let a_tb = ai.map(tb).unwrap_or(Rational::new(1, 1));
+    let mut d = Decode {
+        fmt: &s.fmt,
+        v_tb,
+        a_tb,
+        v_origin: rescale(o.origin_us, MICROS, v_tb),
+        a_origin: rescale(o.origin_us, MICROS, a_tb),
+        rotation: o.info.video.as_ref().map(|v| v.rotation).unwrap_or(0),
+        interlaced: o.info.video.as_ref().is_some_and(|v| v.interlaced),
+        vgraph: None,
+        agraph: None,
+    };
+    if vi.is_none() {
+        sp.video_ended();
+    }
+    if ai.is_none() {
+        sp.audio_ended();
+    }
+    let still = o.info.still;
+    let (mut dec_errors, mut read_errors) = (0u32, 0u32);
+    let mut failure: Option<OpenError> = None;
+    let fail = |reason, detail: String| OpenError {
+        path: o.path.clone(),
+        reason,
+        detail,
+    };
+    let mut vframe = ff::frame::Video::empty();
+    let mut aframe = ff::frame::Audio::empty();
+    let mut flow = Flow::Continue;
+    let mut video_open = vi.is_some();
+    let mut packet = ff::Packet::empty();
+    while flow == Flow::Continue {
+        if s.stop.load(Ordering::Relaxed) {
+            return Outcome::Stopped;
+        }
+        match packet.read(&mut o.input) {
+            Ok(()) => read_errors = 0,
+            Err(ff::Error::Eof) => break,
+            Err(ff::Error::InvalidData) if read_errors < MAX_READ_ERRORS => {
+                read_errors += 1;
+                continue;
+            }
+            Err(e) => {
+                failure = Some(fail(FailReason::Read, format!("reading stopped: {e}")));
+                break;
+            }
+        }
+        let idx = packet.stream();
+        if Some(idx) == vi && video_open {
+            let dec = o.video.as_mut().expect("vi implies decoder");
+            if let Some(e) = feed(dec, &packet, &mut dec_errors) {
+                failure = Some(fail(
+                    FailReason::Decode,
+                    format!("video decoding failed: {e}"),
+                ));
+                break;
+            }
+            while dec.receive_frame(&mut vframe).is_ok() {
+                flow = d.video_frame(&mut vframe, sp, false);
+                if still {
+                    // One picture is all a still has: flush it through the graph and hold it.
+                    flow = d.video_frame(&mut vframe, sp, true);
+                    video_open = false;
+                    sp.video_ended();
+                    break;
+                }
+            }
+        } else if Some(idx) == ai {
+            let dec = o.audio.as_mut().expect("ai implies decoder");
+            if let Some(e) = feed(dec, &packet, &mut dec_errors) {
+                failure = Some(fail(
+                    FailReason::Decode,
+                    format!("audio decoding failed: {e}"),
+                ));
+                break;
+            }
+            while dec.receive_frame(&mut aframe).is_ok() {
+                flow = d.audio_frame(&mut aframe, sp, false);
+            }
+        }
+        if still && !video_open && ai.is_none() {
+            break;
+        }
+    }
+    if flow == Flow::Stop {
+        return Outcome::Stopped;
+    }
+    // Drain decoders and filters so the item's last frames play.
+    if failure.is_none() && flow == Flow::Continue {
+        if let (Some(dec), true) = (o.video.as_mut(), video_open) {
+            let _ = dec.send_eof();
+            while dec.receive_frame(&mut vframe).is_ok() {
+                d.video_frame(&mut vframe, sp, false);
+            }
+            d.video_frame(&mut vframe, sp, true);
+        }
+        if let Some(dec) = o.audio.as_mut() {
+            let _ = dec.send_eof();
+            while dec.receive_frame(&mut aframe).is_ok() {
+                d.audio_frame(&mut aframe, sp, false);
+            }
+            d.audio_frame(&mut aframe, sp, true);
+        }
+    }
+    sp.video_ended();
+    sp.audio_ended();
+    if still {
+        if let Some(l) = limit_frames {
+            sp.hold_until(l);
+        }
+    }
+    let played = sp.end_item();
+    if sp.is_done() {
+        return Outcome::Stopped;
+    }
+    if failure.is_none() && !still {
+        failure = truncation(&o, item, played, fps);
+    }
+    match failure {
+        Some(f) => Outcome::Failed(f),
+        None => Outcome::Played,
+    }
+}
+
+/// A file that ends well before the length its container declares was cut short (an
+/// interrupted upload or copy): say so, rather than let it pass as a short item.
+fn truncation(o: &Opened, item: &MediaItem, played: i64, fps: Rational) -> Option<OpenError> {
+    let declared = o.info.duration? - item.in_point;
+    let expected = match item.play_length() {
+        Some(l) => l.min(declared),
+        None => declared,
+    };
+    let missing = expected - Micros(rescale(played, fps.invert(), MICROS));
+    (missing > TRUNCATION_SLACK).then(|| OpenError {
+        path: o.path.clone(),
+        reason: FailReason::Truncated,
+        detail: format!(
+            "the file ended {missing} before its declared length of {} (truncated?)",
+            o.info.duration.unwrap_or_default()
+        ),
+    })
+}
+
+/// Sends a packet to a decoder. A single bad packet is tolerated (real files have them);
+/// the error is returned only once `MAX_DECODE_ERRORS` packets in a row were rejected.
+fn feed(dec: &mut ff::decoder::Opened, packet: &ff::Packet, errors: &mut u32) -> Option<ff::Error> {
+    match dec.send_packet(packet) {
+        Ok(()) => {
+            *errors = 0;
+            None
+        }
+        Err(e) => {
+            *errors += 1;
+            (*errors >= MAX_DECODE_ERRORS).then_some(e)
+        }
+    }
+}
+
+impl Decode<'_> {
+    /// Feeds one decoded frame (or, with `eof`, the end of the stream) through the video graph
+    /// and places what comes out.
+    fn video_frame(&mut self, f: &mut ff::frame::Video, sp: &mut Splicer, eof: bool) -> Flow {
+        if !eof {
+            let src = VideoSource {
+                width: f.width(),
+                height: f.height(),
+                format: f.format(),
+                sar: {
+                    let r = f.aspect_ratio();
+                    Rational::new(r.numerator() as i64, r.denominator() as i64)
+                },
+                time_base: self.v_tb,
+                interlaced: self.interlaced || f.is_interlaced(),
+                rotation: self.rotation,
+            };
+            if !self.vgraph.as_ref().is_some_and(|g| g.fits(src.key())) {
+                let mut flow = Flow::Continue;
+                if self.vgraph.is_some() {
+                    flow = self.video_frame(f, sp, true);
+                }
+                match video_graph(&src, self.fmt) {
+                    Ok(g) => self.vgraph = Some(g),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Video filter graph failed; frame dropped.");
+                        return flow;
+                    }
+                }
+            }
+            let ts = f.timestamp().or(f.pts()).unwrap_or(self.v_origin);
+            f.set_pts(Some(ts - self.v_origin));
+        }
+        let Some(g) = self.vgraph.as_mut() else {
+            return Flow::Continue;
+        };
+        let pushed = if eof { g.flush() } else { g.push(f) };
+        if pushed.is_err() {
+            return Flow::Continue;
+        }
+        let mut flow = Flow::Continue;
+        loop {
+            let mut out = ff::frame::Video::empty();
+            if g.pull(&mut out).is_none() {
+                break;
+            }
+            let rel = out.pts().unwrap_or(0);
+            flow = sp.video(out, rel);
+            if flow == Flow::Stop {
+                break;
+            }
+        }
+        if eof {
+            self.vgraph = None;
+        }
+        flow
+    }
+
+    fn audio_frame(&mut self, f: &mut ff::frame::Audio, sp: &mut Splicer, eof: bool) -> Flow {
+        if !eof {
+            let src = AudioSource {
+                rate: f.rate(),
+                format: f.format(),
+                layout: f.channel_layout(),
+                channels: f.channels(),
+            };
+            if src.rate == 0 || src.channels == 0 {
+                return Flow::Continue;
+            }
+            if !self.agraph.as_ref().is_some_and(|g| g.fits(src.key())) {
+                if self.agraph.is_some() {
+                    self.audio_frame(f, sp, true);
+                }
+                match audio_graph(&src, self.fmt) {
+                    Ok(g) => self.agraph = Some(g),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Audio filter graph failed; frame dropped.");
+                        return Flow::Continue;
+                    }
+                }
+            }
+            let ts = f.timestamp().or(f.pts()).unwrap_or(self.a_origin);
+            let rel = rescale(
+                ts - self.a_origin,
+                self.a_tb,
+                Rational::new(1, src.rate as i64),
+            );
+            f.set_pts(Some(rel));
+        }
+        let Some(g) = self.agraph.as_mut() else {
+            return Flow::Continue;
+        };
+        let pushed = if eof { g.flush() } else { g.push(f) };
+        if pushed.is_err() {
+            return Flow::Continue;
+        }
+        let mut flow = Flow::Continue;
+        loop {
+            let mut out = ff::frame::Audio::empty();
+            if g.pull(&mut out).is_none() {
+                break;
+            }
+            let rel = out.pts().unwrap_or(0);
+            flow = sp.audio(&out, rel);
+            if flow == Flow::Stop {
+                break;
+            }
+        }
+        if eof {
+            self.agraph = None;
+        }
+        flow
+    }
+}

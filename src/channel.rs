@@ -15,6 +15,7 @@ use crate::clock::{Clock, SimulatedClock, SystemClock};
 use crate::config::{redact_url, Channel, OutputConfig};
 use crate::metrics::Metrics;
 use crate::output::{self, flv};
+use crate::pipeline::encode::KeyframeRequest;
 use crate::pipeline::{encode, slate, source, ChannelFormat, FRAME_QUEUE};
 use crate::playlist::Playlist;
 use crate::time::Micros;
@@ -68,18 +69,15 @@ pub fn start(
     metrics: Arc<Metrics>,
 ) -> Result<Running, RunError> {
     let fmt = ChannelFormat::of(channel);
-    let outputs: Vec<(String, String)> = if opts.outputs.is_empty() {
-        channel
-            .outputs
-            .iter()
-            .map(|o| (o.name.clone(), o.url.clone()))
-            .collect()
+    let outputs: Vec<OutputConfig> = if opts.outputs.is_empty() {
+        channel.outputs.clone()
     } else {
         let mut v = Vec::new();
         for (i, u) in opts.outputs.iter().enumerate() {
-            let o = OutputConfig::from_url(format!("output{i}"), u.clone())
-                .map_err(RunError::BadOutput)?;
-            v.push((o.name, o.url));
+            v.push(
+                OutputConfig::from_url(format!("output{i}"), u.clone())
+                    .map_err(RunError::BadOutput)?,
+            );
         }
         v
     };
@@ -102,19 +100,27 @@ pub fn start(
     let (packet_tx, packet_rx) = bounded(FRAME_QUEUE * 4);
     let mut threads = Vec::new();
     let mut fanout = Vec::new();
-    for (name, url) in outputs {
-        tracing::info!(output = %name, url = %redact_url(&url), "Output configured.");
+    let keyframe = KeyframeRequest::default();
+    // Half a second of stream in the kernel (Linux doubles the value asked for).
+    let send_buffer = ((channel.video.maxrate + channel.audio.bitrate) / 8 / 4).max(16 * 1024);
+    for o in outputs {
+        tracing::info!(output = %o.name, url = %redact_url(&o.url), "Output configured.");
         let (tx, rx) = bounded(output::OUTPUT_QUEUE);
-        fanout.push((name.clone(), tx));
+        fanout.push((o.name.clone(), tx));
         let spec = flv::OutputSpec {
-            name: name.clone(),
-            url,
+            name: o.name.clone(),
+            url: o.url,
             params: params.clone(),
+            write_timeout: o.write_timeout.to_std(),
+            tls_verify: o.tls_verify,
+            ca_file: o.ca_file,
+            send_buffer: send_buffer as usize,
+            keyframe: keyframe.clone(),
         };
         let m = metrics.clone();
         threads.push(
             std::thread::Builder::new()
-                .name(format!("output-{name}"))
+                .name(format!("output-{}", o.name))
                 .spawn(move || flv::run(spec, rx, m))?,
         );
     }
@@ -133,7 +139,7 @@ pub fn start(
     threads.push(
         std::thread::Builder::new()
             .name("encode".into())
-            .spawn(move || encode::run(encoders, frame_rx, packet_tx, m))?,
+            .spawn(move || encode::run(encoders, frame_rx, packet_tx, keyframe, m))?,
     );
     let settings = source::SourceSettings {
         fmt,

@@ -36,3 +36,68 @@ pub fn share(src: &ff::frame::Video) -> ff::frame::Video {
     }
     dst
 }
+
+/// An output context whose blocking I/O (TCP connect, TLS and RTMP handshakes, writes)
+/// polls a callback and gives up when it says so. ffmpeg-next's `output_as` opens the
+/// connection without an interrupt callback, so a peer that stops reading would block a write
+/// forever; this opens it with one.
+pub struct GuardedOutput {
+    /// Declared first so it is dropped (flushed and closed) while the callback still lives.
+    pub ctx: ff::format::context::Output,
+    _guard: ff::util::interrupt::InterruptGuard,
+}
+
+pub fn open_output(
+    url: &str,
+    format: &str,
+    options: ff::Dictionary,
+    should_abort: impl FnMut() -> bool + Send + 'static,
+) -> Result<GuardedOutput, ff::Error> {
+    use std::ffi::CString;
+    use std::ptr;
+    let url_c = CString::new(url).map_err(|_| ff::Error::InvalidData)?;
+    let format_c = CString::new(format).map_err(|_| ff::Error::InvalidData)?;
+    let interrupt = ff::util::interrupt::new(Box::new(should_abort));
+    let mut ps: *mut ff::ffi::AVFormatContext = ptr::null_mut();
+    // SAFETY: `ps` is an out-pointer for a new context; the strings outlive the call.
+    let rc = unsafe {
+        ff::ffi::avformat_alloc_output_context2(
+            &mut ps,
+            ptr::null_mut(),
+            format_c.as_ptr(),
+            url_c.as_ptr(),
+        )
+    };
+    if rc < 0 || ps.is_null() {
+        return Err(ff::Error::from(rc));
+    }
+    // SAFETY: `disown` hands us the raw dictionary; we give it back with `own` below.
+    let mut opts = unsafe { options.disown() };
+    // SAFETY: `ps` is the valid context allocated above and not yet shared. The callback's
+    // opaque pointer stays valid for as long as `interrupt.guard` lives, which is as long as
+    // the context (see `GuardedOutput`). `avio_open2` copies the callback into the I/O
+    // context it creates; `opts` is a dictionary we own and take back right after.
+    let rc = unsafe {
+        (*ps).interrupt_callback = interrupt.interrupt;
+        ff::ffi::avio_open2(
+            &mut (*ps).pb,
+            url_c.as_ptr(),
+            ff::ffi::AVIO_FLAG_WRITE,
+            &(*ps).interrupt_callback,
+            &mut opts,
+        )
+    };
+    // SAFETY: `opts` is the dictionary `disown` gave us (or what avio_open2 left of it).
+    drop(unsafe { ff::Dictionary::own(opts) });
+    if rc < 0 {
+        // SAFETY: `ps` has no open I/O (avio_open2 failed) and nothing else refers to it.
+        unsafe { ff::ffi::avformat_free_context(ps) };
+        return Err(ff::Error::from(rc));
+    }
+    Ok(GuardedOutput {
+        // SAFETY: `ps` is a fully initialised output context with open I/O; ownership moves
+        // into the wrapper, whose destructor closes the I/O and frees the context.
+        ctx: unsafe { ff::format::context::Output::wrap(ps) },
+        _guard: interrupt.guard,
+    })
+}

@@ -5,6 +5,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::time::Micros;
+
 /// One destination of the encoded stream.
 #[derive(Clone, PartialEq, Eq)]
 pub struct OutputConfig {
@@ -12,7 +14,16 @@ pub struct OutputConfig {
     pub name: String,
     /// Environment-expanded, so it may hold a stream key: show it only through `redact_url`.
     pub url: String,
+    /// A write, connect or handshake that makes no progress for this long is a disconnect.
+    pub write_timeout: Micros,
+    /// `rtmps://` only: verify the ingest's certificate (and host name).
+    pub tls_verify: bool,
+    /// `rtmps://` only: trust this CA file instead of the system's store.
+    pub ca_file: Option<PathBuf>,
 }
+
+/// How long a stalled write may block before the output reconnects.
+pub const DEFAULT_WRITE_TIMEOUT: Micros = Micros::from_secs(5);
 
 impl OutputConfig {
     /// An output given outside the channel file (`--output URL`): the same URL rules, no
@@ -23,6 +34,9 @@ impl OutputConfig {
         Ok(OutputConfig {
             name: name.into(),
             url,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            tls_verify: true,
+            ca_file: None,
         })
     }
 
@@ -38,6 +52,9 @@ impl fmt::Debug for OutputConfig {
         f.debug_struct("OutputConfig")
             .field("name", &self.name)
             .field("url", &redact_url(&self.url))
+            .field("write_timeout", &self.write_timeout)
+            .field("tls_verify", &self.tls_verify)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }

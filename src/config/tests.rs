@@ -379,9 +379,36 @@ fn output_rules() {
     let e = o("[{url: a.flv, nmae: x}]");
     assert!(
         e.starts_with(
-            "line 3 column 24: outputs[0]: unknown field `nmae`, expected `url` or `name`"
+            "line 3 column 24: outputs[0]: unknown field `nmae`, expected one of `url`, `name`, \
+             `write_timeout`, `tls_verify`, `ca_file`"
         ),
         "{e}"
+    );
+    let c = parse(
+        "name: x\nplaylist: p.yaml\noutputs:\n  - url: rtmps://h/app/k\n    write_timeout: 2s\n    \
+         tls_verify: false\n    ca_file: certs/ca.pem\n  - url: rtmp://h/app/k\n",
+    )
+    .unwrap();
+    assert_eq!(c.outputs[0].write_timeout, Micros::from_secs(2));
+    assert!(!c.outputs[0].tls_verify);
+    assert!(c.outputs[0]
+        .ca_file
+        .as_ref()
+        .unwrap()
+        .ends_with("certs/ca.pem"));
+    assert!(c.outputs[0].ca_file.as_ref().unwrap().is_absolute());
+    assert_eq!(c.outputs[1].write_timeout, Micros::from_secs(5));
+    assert!(
+        c.outputs[1].tls_verify,
+        "verification is on unless turned off"
+    );
+    assert_eq!(
+        o("[{url: 'rtmp://h/a/k', tls_verify: false}]"),
+        "outputs[0]: tls_verify and ca_file apply to rtmps:// URLs only (expected an rtmps:// URL or neither setting)"
+    );
+    assert_eq!(
+        o("[{url: 'rtmp://h/a/k', write_timeout: 0.1s}]"),
+        "outputs[0].write_timeout: 0.1s is out of range (expected 0.5s..=120s)"
     );
     let many: String = (0..33).map(|i| format!("{{url: o{i}.flv}},")).collect();
     let e = o(&format!("[{many}]"));

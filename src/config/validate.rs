@@ -73,11 +73,15 @@ struct SlateFile {
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "an output: a mapping with url and optionally name"
+    expecting = "an output: a mapping with url and optionally name, write_timeout, tls_verify \
+                 and ca_file"
 )]
 struct OutputFile {
     url: Text<4096>,
     name: Option<Text<32>>,
+    write_timeout: Option<Micros>,
+    tls_verify: Option<bool>,
+    ca_file: Option<Text<4096>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -111,6 +115,12 @@ pub(super) fn validate(
             "the path is empty (expected the playlist file's path)",
         );
     }
+    let outputs = validate_outputs(
+        raw.outputs.map(|l| l.0).unwrap_or_default(),
+        &abs,
+        env,
+        &mut p,
+    );
     let channel = Channel {
         name,
         playlist: resolve(&abs, &raw.playlist.0),
@@ -118,7 +128,7 @@ pub(super) fn validate(
         video: validate_video(raw.video.unwrap_or_default(), &mut p),
         audio: validate_audio(raw.audio.unwrap_or_default(), &mut p),
         slate: validate_slate(raw.slate.unwrap_or_default(), &mut p),
-        outputs: validate_outputs(raw.outputs.map(|l| l.0).unwrap_or_default(), env, &mut p),
+        outputs,
         http: validate_http(raw.http.unwrap_or_default(), &mut p),
     };
     p.finish(channel)
@@ -290,6 +300,7 @@ fn validate_slate(raw: SlateFile, p: &mut Problems) -> SlateSettings {
 
 fn validate_outputs(
     raw: Vec<OutputFile>,
+    channel_file: &Path,
     env: &dyn Fn(&str) -> Option<String>,
     p: &mut Problems,
 ) -> Vec<OutputConfig> {
@@ -329,7 +340,29 @@ fn validate_outputs(
                 String::new()
             }
         };
-        outputs.push(OutputConfig { name, url });
+        let write_timeout = o.write_timeout.unwrap_or(output::DEFAULT_WRITE_TIMEOUT);
+        if !(Micros::from_millis(500)..=Micros::from_secs(120)).contains(&write_timeout) {
+            p.add(
+                format!("outputs[{i}].write_timeout"),
+                format!("{write_timeout} is out of range (expected 0.5s..=120s)"),
+            );
+        }
+        let rtmps = url.starts_with("rtmps://");
+        if !rtmps && (o.tls_verify.is_some() || o.ca_file.is_some()) {
+            p.add(
+                format!("outputs[{i}]"),
+                "tls_verify and ca_file apply to rtmps:// URLs only (expected an rtmps:// URL \
+                 or neither setting)",
+            );
+        }
+        let ca_file = o.ca_file.map(|Text(f)| resolve(channel_file, &f));
+        outputs.push(OutputConfig {
+            name,
+            url,
+            write_timeout,
+            tls_verify: o.tls_verify.unwrap_or(true),
+            ca_file,
+        });
     }
     outputs
 }

@@ -1,162 +1,234 @@
 //! One FLV output (RTMP, RTMPS or a local file): its own thread, its own connection state.
 //!
 //! While disconnected the channel keeps running and this output's packets are dropped and
-//! counted. A new connection starts a fresh FLV session with sequence headers and waits for
-//! the next keyframe, so the ingest never sees a picture that references missing frames.
+//! counted. Every blocking step (connect, handshakes, each write) runs under a watchdog: one
+//! that makes no progress for `write_timeout` is abandoned as a stall. A new connection is a
+//! fresh FLV session: sequence headers first, then the next keyframe (the encoder is asked
+//! for one at once), with timestamps starting at zero like any new publisher's.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use ffmpeg_next as ff;
 
+use super::reconnect::{Backoff, Link};
 use crate::config::{parse_output_url, redact_url, OutputTarget};
+use crate::libav::{open_output, GuardedOutput};
 use crate::metrics::Metrics;
-use crate::pipeline::encode::{Encoded, Kind, StreamParams};
-use crate::time::{rescale, MICROS};
+use crate::pipeline::encode::{Encoded, KeyframeRequest, Kind, StreamParams};
+use crate::time::{rescale, Rational, MICROS};
 
-const RETRY_FIRST: Duration = Duration::from_millis(250);
-const RETRY_MAX: Duration = Duration::from_secs(5);
 /// Audio packets kept while a new session waits for its first keyframe (~5 s at 48 kHz).
 const EARLY_AUDIO_MAX: usize = 256;
+/// How long closing a broken connection may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub struct OutputSpec {
     pub name: String,
     /// Secret: contains the stream key. Only `redact_url(url)` is ever shown.
     pub url: String,
     pub params: StreamParams,
+    pub write_timeout: Duration,
+    pub tls_verify: bool,
+    pub ca_file: Option<PathBuf>,
+    /// TCP send buffer in bytes: small, so that a peer that stops reading blocks a write
+    /// (and trips the watchdog) within about half a second of stream instead of minutes.
+    pub send_buffer: usize,
+    pub keyframe: KeyframeRequest,
+}
+
+/// A deadline the interrupt callback checks while libav blocks.
+struct Watchdog {
+    origin: Instant,
+    /// Milliseconds since `origin` after which blocking I/O gives up; 0 = not armed.
+    deadline_ms: AtomicU64,
+}
+
+impl Watchdog {
+    fn new() -> Arc<Self> {
+        Arc::new(Watchdog {
+            origin: Instant::now(),
+            deadline_ms: AtomicU64::new(0),
+        })
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.origin.elapsed().as_millis() as u64
+    }
+
+    fn arm(&self, timeout: Duration) {
+        let d = self.now_ms() + timeout.as_millis() as u64 + 1;
+        self.deadline_ms.store(d, Ordering::Relaxed);
+    }
+
+    fn disarm(&self) {
+        self.deadline_ms.store(0, Ordering::Relaxed);
+    }
+
+    fn expired(&self) -> bool {
+        let d = self.deadline_ms.load(Ordering::Relaxed);
+        d != 0 && self.now_ms() >= d
+    }
 }
 
 struct Session {
-    ctx: ff::format::context::Output,
+    out: GuardedOutput,
     video_tb: ff::Rational,
     audio_tb: ff::Rational,
-    started: bool,
+    /// Channel time (µs) of the session's first keyframe: its timestamp zero.
+    origin_us: Option<i64>,
     early_audio: VecDeque<Encoded>,
 }
 
-enum State {
-    Connected(Session),
-    Disconnected {
-        retry_at: Instant,
-        backoff: Duration,
-    },
+/// Counts a batch of progress and flushes it to the metrics twice a second.
+struct Tally {
+    bytes: u64,
+    dropped: u64,
+    last: Instant,
 }
 
 pub fn run(spec: OutputSpec, rx: Receiver<Encoded>, metrics: Arc<Metrics>) {
     let shown = redact_url(&spec.url);
-    let mut state = State::Disconnected {
-        retry_at: Instant::now(),
-        backoff: RETRY_FIRST,
+    let name = spec.name.as_str();
+    let seed = name.bytes().fold(std::process::id() as u64, |h, b| {
+        h.rotate_left(5) ^ b as u64
+    });
+    let mut link = Link::new(Instant::now(), Backoff::default(), seed);
+    let dog = Watchdog::new();
+    let mut session: Option<Session> = None;
+    let mut ever_tried = false;
+    let mut tally = Tally {
+        bytes: 0,
+        dropped: 0,
+        last: Instant::now(),
     };
-    let mut batch_bytes = 0u64;
-    let mut batch_dropped = 0u64;
-    let mut last_flush = Instant::now();
-    metrics.output_connected(&spec.name, false);
+    metrics.output_connected(name, false);
     for enc in rx.iter() {
-        if let State::Disconnected { retry_at, backoff } = &state {
-            if Instant::now() >= *retry_at {
-                let backoff = *backoff;
-                match connect(&spec) {
-                    Ok(s) => {
-                        tracing::info!(output = %spec.name, url = %shown, "Output connected.");
-                        metrics.output_connected(&spec.name, true);
-                        state = State::Connected(s);
-                    }
-                    Err(e) => {
-                        tracing::warn!(output = %spec.name, url = %shown, error = %e, retry_in_ms = backoff.as_millis() as u64, "Output cannot connect.");
-                        state = State::Disconnected {
-                            retry_at: Instant::now() + backoff,
-                            backoff: (backoff * 2).min(RETRY_MAX),
-                        };
+        if session.is_none() && link.due(Instant::now()) {
+            if ever_tried {
+                metrics.output_reconnect(name);
+            }
+            ever_tried = true;
+            link.connecting();
+            match connect(&spec, &dog) {
+                Ok(s) => {
+                    link.connected();
+                    spec.keyframe.request();
+                    metrics.output_connected(name, true);
+                    tracing::info!(output = %name, url = %shown, "Output connected.");
+                    session = Some(s);
+                }
+                Err(e) => {
+                    let stalled = dog.expired();
+                    dog.disarm();
+                    let wait = link.failed(Instant::now());
+                    // Every failure of a long outage would flood the log: say the first few,
+                    // then about once a minute at the back-off cap.
+                    let a = link.attempt();
+                    if a <= 3 || a % 12 == 0 {
+                        tracing::warn!(output = %name, url = %shown, error = %e, stalled, attempt = a, retry_in_ms = wait.as_millis() as u64, "Output cannot connect.");
+                    } else {
+                        tracing::debug!(output = %name, url = %shown, error = %e, stalled, attempt = a, retry_in_ms = wait.as_millis() as u64, "Output cannot connect.");
                     }
                 }
             }
         }
-        match &mut state {
-            State::Disconnected { .. } => batch_dropped += 1,
-            State::Connected(s) => {
-                let keyframe = enc.kind == Kind::Video && enc.packet.is_key();
-                if !s.started && !keyframe {
-                    // Audio that arrives before the session's first keyframe is kept (a
-                    // bounded moment of it) and written after it if it is not older.
-                    if enc.kind == Kind::Audio {
-                        s.early_audio.push_back(enc);
-                        if s.early_audio.len() > EARLY_AUDIO_MAX {
-                            s.early_audio.pop_front();
-                            batch_dropped += 1;
-                        }
-                    } else {
-                        batch_dropped += 1;
-                    }
-                } else {
-                    let mut size = enc.packet.size() as u64;
-                    let early: Vec<Encoded> = s.early_audio.drain(..).collect();
-                    let from = ts_micros(&enc, &spec.params);
-                    s.started = true;
-                    let mut result = write(s, &spec.params, enc);
-                    for a in early {
-                        if ts_micros(&a, &spec.params) >= from && result.is_ok() {
-                            size += a.packet.size() as u64;
-                            result = write(s, &spec.params, a);
-                        } else {
-                            batch_dropped += 1;
-                        }
-                    }
-                    if let Err(e) = result {
-                        tracing::warn!(output = %spec.name, url = %shown, error = %e, "Output write failed; reconnecting.");
-                        metrics.output_connected(&spec.name, false);
-                        metrics.output_reconnect(&spec.name);
-                        state = State::Disconnected {
-                            retry_at: Instant::now(),
-                            backoff: RETRY_FIRST,
-                        };
-                    } else {
-                        batch_bytes += size;
-                    }
+        match session.as_mut() {
+            None => tally.dropped += 1,
+            Some(s) => match s.push(enc, &spec.params, &dog, spec.write_timeout) {
+                Ok((bytes, dropped)) => {
+                    tally.bytes += bytes;
+                    tally.dropped += dropped;
                 }
-            }
+                Err(e) => {
+                    let stalled = dog.expired();
+                    if stalled {
+                        tracing::warn!(output = %name, url = %shown, timeout_ms = spec.write_timeout.as_millis() as u64, "Output stalled: no write progress for {:?}; reconnecting.", spec.write_timeout);
+                    } else {
+                        tracing::warn!(output = %name, url = %shown, error = %e, "Output write failed; reconnecting.");
+                    }
+                    if let Some(s) = session.take() {
+                        close(s, &dog, false);
+                    }
+                    metrics.output_connected(name, false);
+                    link.failed(Instant::now());
+                    tally.dropped += 1;
+                }
+            },
         }
-        if last_flush.elapsed() >= Duration::from_millis(500) {
-            metrics.output_progress(&spec.name, batch_bytes, batch_dropped);
-            (batch_bytes, batch_dropped) = (0, 0);
-            last_flush = Instant::now();
+        if tally.last.elapsed() >= Duration::from_millis(500) {
+            metrics.output_progress(name, tally.bytes, tally.dropped);
+            (tally.bytes, tally.dropped, tally.last) = (0, 0, Instant::now());
         }
     }
-    metrics.output_progress(&spec.name, batch_bytes, batch_dropped);
-    if let State::Connected(mut s) = state {
-        if let Err(e) = s.ctx.write_trailer() {
-            tracing::warn!(output = %spec.name, error = %e, "Output trailer failed.");
-        }
-        tracing::info!(output = %spec.name, url = %shown, "Output closed.");
+    metrics.output_progress(name, tally.bytes, tally.dropped);
+    if let Some(s) = session.take() {
+        dog.arm(spec.write_timeout);
+        close(s, &dog, true);
+        tracing::info!(output = %name, url = %shown, "Output closed.");
     }
-    metrics.output_connected(&spec.name, false);
+    metrics.output_connected(name, false);
 }
 
-fn connect(spec: &OutputSpec) -> Result<Session, ff::Error> {
-    let mut ctx = match parse_output_url(&spec.url) {
-        Ok(OutputTarget::File(path)) => ff::format::output_as(&path, "flv")?,
-        _ => ff::format::output_as(&spec.url, "flv")?,
+fn connect(spec: &OutputSpec, dog: &Arc<Watchdog>) -> Result<Session, ff::Error> {
+    let (target, format_opts) = match parse_output_url(&spec.url) {
+        Ok(OutputTarget::File(path)) => (path.to_string_lossy().into_owned(), false),
+        _ => (spec.url.clone(), true),
     };
+    let mut opts = ff::Dictionary::new();
+    if format_opts {
+        opts.set("send_buffer_size", &spec.send_buffer.to_string());
+        if spec.url.starts_with("rtmps://") {
+            opts.set("tls_verify", if spec.tls_verify { "1" } else { "0" });
+            if let Some(ca) = &spec.ca_file {
+                opts.set("ca_file", &ca.to_string_lossy());
+            }
+        }
+    }
+    let watch = dog.clone();
+    dog.arm(spec.write_timeout);
+    let mut out = open_output(&target, "flv", opts, move || watch.expired())?;
     for (params, tb) in [
         (&spec.params.video, spec.params.video_tb),
         (&spec.params.audio, spec.params.audio_tb),
     ] {
-        let mut st = ctx.add_stream(ff::encoder::find(params.id()))?;
+        let mut st = out.ctx.add_stream(ff::encoder::find(params.id()))?;
         st.set_parameters(params.clone());
         st.set_time_base(ff::Rational::from(tb));
     }
-    ctx.write_header()?;
-    let video_tb = ctx.stream(0).expect("added").time_base();
-    let audio_tb = ctx.stream(1).expect("added").time_base();
+    // Each packet leaves as soon as it is written, not when a 32 KiB buffer fills.
+    let mut header_opts = ff::Dictionary::new();
+    header_opts.set("flush_packets", "1");
+    out.ctx.write_header_with(header_opts)?;
+    dog.disarm();
+    let video_tb = out.ctx.stream(0).expect("added").time_base();
+    let audio_tb = out.ctx.stream(1).expect("added").time_base();
     Ok(Session {
-        ctx,
+        out,
         video_tb,
         audio_tb,
-        started: false,
+        origin_us: None,
         early_audio: VecDeque::new(),
     })
+}
+
+/// Closes a session; `clean` writes the FLV trailer first. Bounded by the watchdog, so a dead
+/// peer cannot hold the thread.
+fn close(mut s: Session, dog: &Watchdog, clean: bool) {
+    if !clean {
+        dog.arm(CLOSE_TIMEOUT);
+    }
+    if clean {
+        if let Err(e) = s.out.ctx.write_trailer() {
+            tracing::debug!(error = %e, "Output trailer failed.");
+        }
+    }
+    drop(s);
+    dog.disarm();
 }
 
 fn ts_micros(enc: &Encoded, params: &StreamParams) -> i64 {
@@ -164,16 +236,75 @@ fn ts_micros(enc: &Encoded, params: &StreamParams) -> i64 {
         Kind::Video => params.video_tb,
         Kind::Audio => params.audio_tb,
     };
-    let ts = enc.packet.dts().or(enc.packet.pts()).unwrap_or(0);
-    rescale(ts, tb, MICROS)
+    rescale(
+        enc.packet.dts().or(enc.packet.pts()).unwrap_or(0),
+        tb,
+        MICROS,
+    )
 }
 
-fn write(s: &mut Session, params: &StreamParams, mut enc: Encoded) -> Result<(), ff::Error> {
-    let (index, from, to) = match enc.kind {
-        Kind::Video => (0, params.video_tb, s.video_tb),
-        Kind::Audio => (1, params.audio_tb, s.audio_tb),
-    };
-    enc.packet.set_stream(index);
-    enc.packet.rescale_ts(ff::Rational::from(from), to);
-    enc.packet.write_interleaved(&mut s.ctx)
+impl Session {
+    /// Writes one packet (or holds it until the session's first keyframe). Returns bytes
+    /// written and packets dropped.
+    fn push(
+        &mut self,
+        enc: Encoded,
+        params: &StreamParams,
+        dog: &Watchdog,
+        timeout: Duration,
+    ) -> Result<(u64, u64), ff::Error> {
+        if self.origin_us.is_none() {
+            let keyframe = enc.kind == Kind::Video && enc.packet.is_key();
+            if !keyframe {
+                if enc.kind == Kind::Audio {
+                    self.early_audio.push_back(enc);
+                    if self.early_audio.len() > EARLY_AUDIO_MAX {
+                        self.early_audio.pop_front();
+                        return Ok((0, 1));
+                    }
+                    return Ok((0, 0));
+                }
+                return Ok((0, 1));
+            }
+            let origin = ts_micros(&enc, params);
+            self.origin_us = Some(origin);
+            let (mut bytes, mut dropped) = self.write(enc, params, dog, timeout)?;
+            for a in std::mem::take(&mut self.early_audio) {
+                if ts_micros(&a, params) >= origin {
+                    bytes += self.write(a, params, dog, timeout)?.0;
+                } else {
+                    dropped += 1;
+                }
+            }
+            return Ok((bytes, dropped));
+        }
+        self.write(enc, params, dog, timeout)
+    }
+
+    fn write(
+        &mut self,
+        mut enc: Encoded,
+        params: &StreamParams,
+        dog: &Watchdog,
+        timeout: Duration,
+    ) -> Result<(u64, u64), ff::Error> {
+        let (index, from, to): (usize, Rational, ff::Rational) = match enc.kind {
+            Kind::Video => (0, params.video_tb, self.video_tb),
+            Kind::Audio => (1, params.audio_tb, self.audio_tb),
+        };
+        let origin = rescale(self.origin_us.unwrap_or(0), MICROS, from);
+        let shift = |t: Option<i64>| t.map(|t| t - origin);
+        let (pts, dts) = (shift(enc.packet.pts()), shift(enc.packet.dts()));
+        enc.packet.set_pts(pts);
+        enc.packet.set_dts(dts);
+        enc.packet.set_stream(index);
+        enc.packet.rescale_ts(ff::Rational::from(from), to);
+        let size = enc.packet.size() as u64;
+        dog.arm(timeout);
+        let r = enc.packet.write_interleaved(&mut self.out.ctx);
+        if r.is_ok() {
+            dog.disarm();
+        }
+        r.map(|()| (size, 0))
+    }
 }

@@ -126,6 +126,7 @@ pub fn run(spec: OutputSpec, rx: Receiver<Encoded>, metrics: Arc<Metrics>) {
                     let stalled = dog.expired();
                     dog.disarm();
                     let wait = link.failed(Instant::now());
+                    let e = explain(&spec, e);
                     // Every failure of a long outage would flood the log: say the first few,
                     // then about once a minute at the back-off cap.
                     let a = link.attempt();
@@ -173,6 +174,22 @@ pub fn run(spec: OutputSpec, rx: Receiver<Encoded>, metrics: Arc<Metrics>) {
     }
     metrics.output_connected(name, false);
 }
+
+/// libav reports a failed TLS handshake or certificate check as a bare I/O error.
+fn explain(spec: &OutputSpec, e: ff::Error) -> String {
+    if spec.url.starts_with("rtmps://") && matches!(e, ff::Error::Other { errno: EIO }) {
+        format!(
+            "{e} (the TLS handshake failed: is the certificate trusted? tls_verify is {}{})",
+            if spec.tls_verify { "on" } else { "off" },
+            if spec.ca_file.is_some() { ", with ca_file" } else { "" }
+        )
+    } else {
+        e.to_string()
+    }
+}
+
+/// POSIX EIO, as libav reports it through `AVERROR(EIO)`.
+const EIO: i32 = 5;
 
 fn connect(spec: &OutputSpec, dog: &Arc<Watchdog>) -> Result<Session, ff::Error> {
     let (target, format_opts) = match parse_output_url(&spec.url) {

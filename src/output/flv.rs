@@ -3,10 +3,14 @@
 //! While disconnected the channel keeps running and this output's packets are dropped and
 //! counted. Every blocking step (connect, handshakes, each write) runs under a watchdog: one
 //! that makes no progress for `write_timeout` is abandoned as a stall. A new connection is a
-//! fresh FLV session: sequence headers first, then the next keyframe (the encoder is asked
-//! for one at once), with timestamps starting at zero like any new publisher's.
+//! fresh FLV session: sequence headers first, then the current GOP from its keyframe (kept
+//! for this purpose), so a republish starts at once rather than up to a GOP later, with
+//! timestamps starting at zero like any new publisher's.
+//!
+//! Why a GOP cache and not a forced keyframe: the encoder runs a couple of seconds ahead of
+//! the clock, so a keyframe asked for on reconnect would reach the output no sooner than the
+//! next regular one, and would break the fixed keyframe cadence ingests ask for.
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,11 +23,11 @@ use super::reconnect::{Backoff, Link};
 use crate::config::{parse_output_url, redact_url, OutputTarget};
 use crate::libav::{open_output, GuardedOutput};
 use crate::metrics::Metrics;
-use crate::pipeline::encode::{Encoded, KeyframeRequest, Kind, StreamParams};
+use crate::pipeline::encode::{Encoded, Kind, StreamParams};
 use crate::time::{rescale, Rational, MICROS};
 
-/// Audio packets kept while a new session waits for its first keyframe (~5 s at 48 kHz).
-const EARLY_AUDIO_MAX: usize = 256;
+/// The most packets the GOP cache holds (a 10 s GOP at 60 fps with its audio fits).
+const GOP_MAX: usize = 2048;
 /// How long closing a broken connection may take.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -38,7 +42,6 @@ pub struct OutputSpec {
     /// TCP send buffer in bytes: small, so that a peer that stops reading blocks a write
     /// (and trips the watchdog) within about half a second of stream instead of minutes.
     pub send_buffer: usize,
-    pub keyframe: KeyframeRequest,
 }
 
 /// A deadline the interrupt callback checks while libav blocks.
@@ -81,7 +84,43 @@ struct Session {
     audio_tb: ff::Rational,
     /// Channel time (µs) of the session's first keyframe: its timestamp zero.
     origin_us: Option<i64>,
-    early_audio: VecDeque<Encoded>,
+}
+
+/// The packets since the last video keyframe, in arrival order, starting with it.
+#[derive(Default)]
+struct Gop {
+    packets: Vec<Encoded>,
+}
+
+impl Gop {
+    fn add(&mut self, enc: &Encoded, params: &StreamParams) {
+        if enc.kind == Kind::Video && enc.packet.is_key() {
+            // Audio stamped at or after the keyframe arrives before it (video leaves the
+            // encoder later): it belongs to the new GOP.
+            let from = ts_micros(enc, params);
+            let keep: Vec<Encoded> = self
+                .packets
+                .drain(..)
+                .filter(|p| p.kind == Kind::Audio && ts_micros(p, params) >= from)
+                .collect();
+            self.packets.push(enc.clone());
+            self.packets.extend(keep);
+        } else if !self.packets.is_empty() {
+            self.packets.push(enc.clone());
+            if self.packets.len() > GOP_MAX {
+                self.packets.clear();
+            }
+        } else if enc.kind == Kind::Audio {
+            // Before the first keyframe: keep the audio so the first GOP can claim it.
+            self.packets.push(enc.clone());
+        }
+    }
+
+    fn starts_with_keyframe(&self) -> bool {
+        self.packets
+            .first()
+            .is_some_and(|p| p.kind == Kind::Video && p.packet.is_key())
+    }
 }
 
 /// Counts a batch of progress and flushes it to the metrics twice a second.
@@ -100,6 +139,7 @@ pub fn run(spec: OutputSpec, rx: Receiver<Encoded>, metrics: Arc<Metrics>) {
     let mut link = Link::new(Instant::now(), Backoff::default(), seed);
     let dog = Watchdog::new();
     let mut session: Option<Session> = None;
+    let mut gop = Gop::default();
     let mut ever_tried = false;
     let mut tally = Tally {
         bytes: 0,
@@ -117,7 +157,6 @@ pub fn run(spec: OutputSpec, rx: Receiver<Encoded>, metrics: Arc<Metrics>) {
             match connect(&spec, &dog) {
                 Ok(s) => {
                     link.connected();
-                    spec.keyframe.request();
                     metrics.output_connected(name, true);
                     tracing::info!(output = %name, url = %shown, "Output connected.");
                     session = Some(s);
@@ -126,7 +165,11 @@ pub fn run(spec: OutputSpec, rx: Receiver<Encoded>, metrics: Arc<Metrics>) {
                     let stalled = dog.expired();
                     dog.disarm();
                     let wait = link.failed(Instant::now());
-                    let e = explain(&spec, e);
+                    let e = if stalled {
+                        format!("no progress for {:?} (timed out)", spec.write_timeout)
+                    } else {
+                        explain(&spec, e)
+                    };
                     // Every failure of a long outage would flood the log: say the first few,
                     // then about once a minute at the back-off cap.
                     let a = link.attempt();
@@ -138,9 +181,10 @@ pub fn run(spec: OutputSpec, rx: Receiver<Encoded>, metrics: Arc<Metrics>) {
                 }
             }
         }
+        gop.add(&enc, &spec.params);
         match session.as_mut() {
             None => tally.dropped += 1,
-            Some(s) => match s.push(enc, &spec.params, &dog, spec.write_timeout) {
+            Some(s) => match s.push(enc, &gop, &spec.params, &dog, spec.write_timeout) {
                 Ok((bytes, dropped)) => {
                     tally.bytes += bytes;
                     tally.dropped += dropped;
@@ -152,10 +196,10 @@ pub fn run(spec: OutputSpec, rx: Receiver<Encoded>, metrics: Arc<Metrics>) {
                     } else {
                         tracing::warn!(output = %name, url = %shown, error = %e, "Output write failed; reconnecting.");
                     }
+                    metrics.output_connected(name, false);
                     if let Some(s) = session.take() {
                         close(s, &dog, false);
                     }
-                    metrics.output_connected(name, false);
                     link.failed(Instant::now());
                     tally.dropped += 1;
                 }
@@ -181,7 +225,11 @@ fn explain(spec: &OutputSpec, e: ff::Error) -> String {
         format!(
             "{e} (the TLS handshake failed: is the certificate trusted? tls_verify is {}{})",
             if spec.tls_verify { "on" } else { "off" },
-            if spec.ca_file.is_some() { ", with ca_file" } else { "" }
+            if spec.ca_file.is_some() {
+                ", with ca_file"
+            } else {
+                ""
+            }
         )
     } else {
         e.to_string()
@@ -229,7 +277,6 @@ fn connect(spec: &OutputSpec, dog: &Arc<Watchdog>) -> Result<Session, ff::Error>
         video_tb,
         audio_tb,
         origin_us: None,
-        early_audio: VecDeque::new(),
     })
 }
 
@@ -261,41 +308,34 @@ fn ts_micros(enc: &Encoded, params: &StreamParams) -> i64 {
 }
 
 impl Session {
-    /// Writes one packet (or holds it until the session's first keyframe). Returns bytes
+    /// Writes one packet. A session that has not started yet starts with the cached GOP
+    /// (which already holds this packet) once there is one to start from. Returns bytes
     /// written and packets dropped.
     fn push(
         &mut self,
         enc: Encoded,
+        gop: &Gop,
         params: &StreamParams,
         dog: &Watchdog,
         timeout: Duration,
     ) -> Result<(u64, u64), ff::Error> {
-        if self.origin_us.is_none() {
-            let keyframe = enc.kind == Kind::Video && enc.packet.is_key();
-            if !keyframe {
-                if enc.kind == Kind::Audio {
-                    self.early_audio.push_back(enc);
-                    if self.early_audio.len() > EARLY_AUDIO_MAX {
-                        self.early_audio.pop_front();
-                        return Ok((0, 1));
-                    }
-                    return Ok((0, 0));
-                }
-                return Ok((0, 1));
-            }
-            let origin = ts_micros(&enc, params);
-            self.origin_us = Some(origin);
-            let (mut bytes, mut dropped) = self.write(enc, params, dog, timeout)?;
-            for a in std::mem::take(&mut self.early_audio) {
-                if ts_micros(&a, params) >= origin {
-                    bytes += self.write(a, params, dog, timeout)?.0;
-                } else {
-                    dropped += 1;
-                }
-            }
-            return Ok((bytes, dropped));
+        if self.origin_us.is_some() {
+            return self.write(enc, params, dog, timeout);
         }
-        self.write(enc, params, dog, timeout)
+        if !gop.starts_with_keyframe() {
+            return Ok((0, 1));
+        }
+        let origin = ts_micros(&gop.packets[0], params);
+        self.origin_us = Some(origin);
+        let (mut bytes, mut dropped) = (0, 0);
+        for p in &gop.packets {
+            if ts_micros(p, params) >= origin || p.kind == Kind::Video {
+                bytes += self.write(p.clone(), params, dog, timeout)?.0;
+            } else {
+                dropped += 1;
+            }
+        }
+        Ok((bytes, dropped))
     }
 
     fn write(

@@ -1,19 +1,26 @@
 //! The per-output connection state machine and its back-off (STYLE rule 9).
 //!
-//! `Connected → (write fails or stalls) → Disconnected{attempt 0}`: the first retry is at
-//! once. Each failed attempt doubles the wait from `BASE`, capped at `CAP`, with jitter so
-//! that several outputs (or several channels) do not retry in lock-step. Pure: time is
-//! passed in, and the jitter comes from a seeded generator.
+//! `Connected → (write fails or stalls) → Disconnected`: the first retry is at once. Failed
+//! attempts then wait 100, 200, 400, 800 ms and stay at 800 ms for about ten seconds, so an
+//! ingest that restarts is republished within a second of coming back; after that the wait
+//! doubles again up to `CAP`, so a long outage is retried every few seconds, not hammered.
+//! Each wait is jittered so that several outputs (or channels) do not retry in lock-step.
+//! Pure: time is passed in, and the jitter comes from a seeded generator.
 
 use std::time::{Duration, Instant};
 
 pub const BASE: Duration = Duration::from_millis(100);
+pub const FAST: Duration = Duration::from_millis(800);
+pub const FAST_ATTEMPTS: u32 = 16;
 pub const CAP: Duration = Duration::from_secs(5);
 
-/// Capped, jittered exponential back-off.
+/// Capped, jittered exponential back-off with a fast plateau at the start of an outage.
 #[derive(Clone, Copy, Debug)]
 pub struct Backoff {
     pub base: Duration,
+    /// The ceiling of the first `fast_attempts` waits.
+    pub fast: Duration,
+    pub fast_attempts: u32,
     pub cap: Duration,
 }
 
@@ -21,20 +28,31 @@ impl Default for Backoff {
     fn default() -> Self {
         Backoff {
             base: BASE,
+            fast: FAST,
+            fast_attempts: FAST_ATTEMPTS,
             cap: CAP,
         }
     }
 }
 
+fn doubled(d: Duration, times: u32) -> Duration {
+    d.saturating_mul(1u32.checked_shl(times).unwrap_or(u32::MAX))
+}
+
 impl Backoff {
-    /// The ceiling of the wait before retry `attempt`: 0 for the first, then base·2^(n−1),
-    /// never above the cap.
+    /// The ceiling of the wait before retry `attempt`: 0 for the first, then base·2^(n−1) up
+    /// to `fast` while n ≤ `fast_attempts`, then doubling from `fast` up to `cap`.
     pub fn ceiling(&self, attempt: u32) -> Duration {
+        let fast = self.fast.min(self.cap);
         if attempt == 0 {
-            return Duration::ZERO;
+            Duration::ZERO
+        } else if attempt <= self.fast_attempts {
+            doubled(self.base, attempt - 1).min(fast)
+        } else {
+            doubled(fast, attempt - self.fast_attempts)
+                .max(fast)
+                .min(self.cap)
         }
-        let factor = 1u32.checked_shl(attempt - 1).unwrap_or(u32::MAX);
-        self.base.saturating_mul(factor).min(self.cap)
     }
 
     /// The wait before retry `attempt`, somewhere in [ceiling/2, ceiling] ("equal jitter"):
@@ -131,12 +149,18 @@ mod tests {
     #[test]
     fn first_retry_is_at_once_then_doubles_to_the_cap() {
         let b = Backoff::default();
-        let ceilings: Vec<u128> = (0..10).map(|n| b.ceiling(n).as_millis()).collect();
+        let ceilings: Vec<u128> = (0..22).map(|n| b.ceiling(n).as_millis()).collect();
         assert_eq!(
             ceilings,
-            [0, 100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]
+            [
+                0, 100, 200, 400, 800, 800, 800, 800, 800, 800, 800, 800, 800, 800, 800, 800, 800,
+                1600, 3200, 5000, 5000, 5000
+            ]
         );
         assert_eq!(b.ceiling(u32::MAX), CAP);
+        // The fast plateau lasts about ten seconds of retrying.
+        let plateau: Duration = (1..=FAST_ATTEMPTS).map(|n| b.ceiling(n)).sum();
+        assert!(plateau >= Duration::from_secs(9) && plateau <= Duration::from_secs(12));
     }
 
     #[test]
@@ -150,12 +174,13 @@ mod tests {
         assert_eq!(l.failed(t0), Duration::ZERO);
         assert!(l.due(t0));
         let mut waits = vec![];
-        for _ in 0..8 {
+        for _ in 0..24 {
             l.connecting();
             waits.push(l.failed(t0));
         }
         assert!(waits[0] >= Duration::from_millis(50) && waits[0] <= Duration::from_millis(100));
         assert!(waits.iter().all(|w| *w <= CAP));
+        assert!(waits[..FAST_ATTEMPTS as usize].iter().all(|w| *w <= FAST));
         assert!(*waits.last().unwrap() >= CAP / 2);
         l.connecting();
         l.connected();
@@ -165,8 +190,14 @@ mod tests {
     proptest! {
         #[test]
         fn delay_stays_within_its_jitter_band(attempt in 0u32..64, random in any::<u64>(),
-                                              base_ms in 1u64..2000, cap_ms in 1u64..60_000) {
-            let b = Backoff { base: Duration::from_millis(base_ms), cap: Duration::from_millis(cap_ms) };
+                                              base_ms in 1u64..2000, fast_ms in 1u64..5000,
+                                              fast_attempts in 0u32..20, cap_ms in 1u64..60_000) {
+            let b = Backoff {
+                base: Duration::from_millis(base_ms),
+                fast: Duration::from_millis(fast_ms),
+                fast_attempts,
+                cap: Duration::from_millis(cap_ms),
+            };
             let c = b.ceiling(attempt);
             let d = b.delay(attempt, random);
             prop_assert!(d <= c);

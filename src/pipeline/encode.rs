@@ -4,7 +4,6 @@
 //! continuous channel timestamps. Closed GOPs with a keyframe every `keyframe_interval`
 //! (what Mux and YouTube ask for), ABR with a VBV cap so the ingest sees a steady rate.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -19,21 +18,6 @@ use crate::time::{frames_in, Rational};
 pub enum Kind {
     Video,
     Audio,
-}
-
-/// A new output session asks for a keyframe so it can start at once rather than waiting up
-/// to a whole GOP. Any output may ask; the encoder answers with one IDR frame.
-#[derive(Clone, Default)]
-pub struct KeyframeRequest(Arc<AtomicBool>);
-
-impl KeyframeRequest {
-    pub fn request(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-
-    fn take(&self) -> bool {
-        self.0.swap(false, Ordering::Relaxed)
-    }
 }
 
 /// An encoded packet with timestamps in its encoder's timebase.
@@ -142,23 +126,14 @@ pub fn open(
 
 /// The encode thread: frames in, packets out, until the frame sender is dropped; then
 /// flushes both encoders and drops the packet sender.
-pub fn run(
-    mut enc: Encoders,
-    rx: Receiver<Media>,
-    tx: Sender<Encoded>,
-    keyframe: KeyframeRequest,
-    metrics: Arc<Metrics>,
-) {
+pub fn run(mut enc: Encoders, rx: Receiver<Media>, tx: Sender<Encoded>, metrics: Arc<Metrics>) {
     let batch = (enc.fps.num / enc.fps.den).max(1);
     let mut pending_frames = 0i64;
     let mut alive = true;
     for m in rx.iter() {
         let sent = match m {
-            Media::Video(mut f) => {
+            Media::Video(f) => {
                 pending_frames += 1;
-                if keyframe.take() {
-                    f.set_kind(ff::picture::Type::I);
-                }
                 enc.video.send_frame(&f)
             }
             Media::Audio(f) => enc.audio.send_frame(&f),

@@ -5,20 +5,34 @@
 //! - `recording`: analysis of a recording (`analyse` -> `Report`, printable).
 //! - `expect`: `Expect` and `Report::problems`, the continuity checks.
 //! - `fixtures`: the content matrix generated with the ffmpeg CLI.
+//! - `channel`: `outputs:` YAML and the checks of one publish session of a multi-session run.
+//! - `tls`: a throwaway certificate for nginx's TLS front (`Nginx::start_with_tls`).
+//! - `proxy`: a loopback TCP proxy that can stop forwarding (`pause`/`resume`).
+//! - `watch`: timestamped publish events (`PublishWatch`) and HTTP scrapes (`Scraper`).
+//! - `live`: `Playout`, the binary running in the background with timestamped stderr lines.
 //! - here: YAML writers for channel and playlist files, and `run_playout`.
 #![allow(dead_code, unused_imports)]
 
+pub mod channel;
 pub mod expect;
 pub mod fixtures;
+pub mod live;
 pub mod nginx;
 pub mod probe;
+pub mod proxy;
 pub mod recording;
+pub mod tls;
+pub mod watch;
 
+pub use channel::{check_session, output_yaml, session_expect, OutputSpec};
 pub use expect::Expect;
 pub use fixtures::{fixture, fixtures, Fixture, Kind};
-pub use nginx::Nginx;
+pub use live::Playout;
+pub use nginx::{free_port, Nginx};
 pub use probe::{decode_errors, frame_sizes, probe_packets, probe_streams, Pkt, StreamInfo};
+pub use proxy::Proxy;
 pub use recording::{analyse, Report};
+pub use watch::{http_get, sample, PublishWatch, Scrape, Scraper};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -27,7 +41,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// A YAML double-quoted scalar (JSON strings are valid YAML).
-fn q(s: &str) -> String {
+pub fn q(s: &str) -> String {
     serde_json::to_string(s).expect("json string")
 }
 
@@ -43,6 +57,22 @@ pub fn write_channel(
     playlist: &Path,
     extra: &str,
 ) -> PathBuf {
+    let video = format!(
+        "width: {width}, height: {height}, fps: {fps}, bitrate: 400k, preset: ultrafast, \
+         keyframe_interval: 2s"
+    );
+    write_channel_video(dir, name, &video, playlist, extra)
+}
+
+/// `write_channel` with the `video:` mapping's content given verbatim (e.g.
+/// `"width: 640, height: 360, fps: 30, bitrate: 2000k, preset: ultrafast"`).
+pub fn write_channel_video(
+    dir: &Path,
+    name: &str,
+    video: &str,
+    playlist: &Path,
+    extra: &str,
+) -> PathBuf {
     let playlist_ref = match playlist.strip_prefix(dir) {
         Ok(rel) => rel.display().to_string(),
         Err(_) => playlist.display().to_string(),
@@ -50,7 +80,7 @@ pub fn write_channel(
     let yaml = format!(
         "name: {name}
 playlist: {playlist}
-video: {{ width: {width}, height: {height}, fps: {fps}, bitrate: 400k, preset: ultrafast, keyframe_interval: 2s }}
+video: {{ {video} }}
 audio: {{ sample_rate: 48000, channels: 2, bitrate: 64k }}
 slate: {{ text: \"Back soon\" }}
 {extra}",

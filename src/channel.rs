@@ -13,12 +13,28 @@ use crossbeam_channel::bounded;
 
 use crate::clock::{Clock, SimulatedClock, SystemClock};
 use crate::config::{redact_url, Channel, OutputConfig};
+use crate::lineup::Timeline;
 use crate::metrics::Metrics;
 use crate::output::{self, flv};
-use crate::pipeline::encode::KeyframeRequest;
 use crate::pipeline::{encode, slate, source, ChannelFormat, FRAME_QUEUE};
-use crate::playlist::Playlist;
 use crate::time::Micros;
+
+/// Frame 0's place in time: the wall-clock instant (for the schedule) and the monotonic one
+/// (for pacing), read together.
+#[derive(Clone, Copy, Debug)]
+pub struct ChannelOrigin {
+    pub wall: Micros,
+    pub instant: std::time::Instant,
+}
+
+impl ChannelOrigin {
+    pub fn now() -> Self {
+        ChannelOrigin {
+            instant: std::time::Instant::now(),
+            wall: crate::clock::wall_now(),
+        }
+    }
+}
 
 pub struct RunOptions {
     /// Replace the channel file's outputs.
@@ -64,7 +80,8 @@ impl Running {
 
 pub fn start(
     channel: &Channel,
-    playlist: Arc<Playlist>,
+    timeline: Timeline,
+    origin: ChannelOrigin,
     opts: RunOptions,
     metrics: Arc<Metrics>,
 ) -> Result<Running, RunError> {
@@ -94,13 +111,14 @@ pub fn start(
     )
     .map_err(RunError::Slate)?;
     let (encoders, params) = encode::open(&fmt, &channel.video, &channel.audio)?;
-    metrics.playlist_items.set(playlist.items.len() as i64);
+    metrics
+        .playlist_items
+        .set(timeline.lineup.playlist.items.len() as i64);
 
     let (frame_tx, frame_rx) = bounded(FRAME_QUEUE);
     let (packet_tx, packet_rx) = bounded(FRAME_QUEUE * 4);
     let mut threads = Vec::new();
     let mut fanout = Vec::new();
-    let keyframe = KeyframeRequest::default();
     // Half a second of stream in the kernel (Linux doubles the value asked for).
     let send_buffer = ((channel.video.maxrate + channel.audio.bitrate) / 8 / 4).max(16 * 1024);
     for o in outputs {
@@ -115,7 +133,6 @@ pub fn start(
             tls_verify: o.tls_verify,
             ca_file: o.ca_file,
             send_buffer: send_buffer as usize,
-            keyframe: keyframe.clone(),
         };
         let m = metrics.clone();
         threads.push(
@@ -125,7 +142,7 @@ pub fn start(
         );
     }
     let clock: Box<dyn Clock> = if opts.paced {
-        Box::new(SystemClock::new())
+        Box::new(SystemClock::starting_at(origin.instant))
     } else {
         Box::new(SimulatedClock::default())
     };
@@ -139,13 +156,17 @@ pub fn start(
     threads.push(
         std::thread::Builder::new()
             .name("encode".into())
-            .spawn(move || encode::run(encoders, frame_rx, packet_tx, keyframe, m))?,
+            .spawn(move || encode::run(encoders, frame_rx, packet_tx, m))?,
     );
     let settings = source::SourceSettings {
         fmt,
-        playlist,
+        lineup: timeline.lineup,
+        anchor: timeline.anchor,
+        t0: origin.wall,
+        // Simulated time is not wall time: an unpaced run must not move a real channel's
+        // anchor.
+        state_file: opts.paced.then(|| channel.state.clone()),
         slate: slate_frame,
-        failure_slate: channel.slate.failure_duration,
         stop_after: opts.stop_after,
         stop: opts.stop,
         metrics,

@@ -26,6 +26,13 @@ impl SystemClock {
     }
 }
 
+impl SystemClock {
+    /// A clock whose zero is `origin` (the instant the channel's frame 0 belongs to).
+    pub fn starting_at(origin: Instant) -> Self {
+        SystemClock { start: origin }
+    }
+}
+
 impl Default for SystemClock {
     fn default() -> Self {
         Self::new()
@@ -59,6 +66,15 @@ impl Clock for SimulatedClock {
     fn sleep_until(&self, t: Micros) {
         self.now.fetch_max(t.0, Ordering::Relaxed);
     }
+}
+
+/// Wall-clock time as Unix microseconds: the origin of the channel clock and the `now` of
+/// the API. Read at the edges only; the scheduler is given times, never reads them.
+pub fn wall_now() -> Micros {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Micros(d.as_micros() as i64)
 }
 
 #[cfg(test)]

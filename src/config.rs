@@ -102,6 +102,11 @@ pub struct Channel {
     /// May be empty: then `--output` must be given, which only `run` can check.
     pub outputs: Vec<OutputConfig>,
     pub http: HttpSettings,
+    /// The zone daily events are in (IANA name; default UTC).
+    pub timezone: chrono_tz::Tz,
+    /// Where the timeline anchor is kept across restarts; default `NAME.state.json` beside
+    /// the channel file, for a channel file `NAME.yaml`.
+    pub state: PathBuf,
 }
 
 /// The one video format of the channel: every item is scaled and converted to it and the

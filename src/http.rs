@@ -1,5 +1,7 @@
-//! HTTP on tokio: `/metrics` (Prometheus text) and `/healthz`. Handlers only read shared,
-//! thread-safe state (the metrics registry); they never touch libav or block.
+//! HTTP on tokio: `/metrics` (Prometheus text), `/healthz`, and the appear-live API —
+//! `/api/v1/now`, `/api/v1/schedule`, `/epg.xml` — answered by the same pure scheduler the
+//! pipeline follows. Handlers only read shared, thread-safe state (the metrics registry, a
+//! timeline snapshot); they never touch libav or block.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -14,7 +16,12 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use crate::clock::wall_now;
+use crate::epg;
+use crate::lineup::TimelineCell;
 use crate::metrics::Metrics;
+use crate::schedule::parse_instant;
+use crate::time::Micros;
 
 /// Encoding that has made no progress for this long makes `/healthz` fail.
 pub const STALL_LIMIT: Duration = Duration::from_secs(5);
@@ -23,8 +30,18 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
+/// What the handlers read.
+pub struct State {
+    pub metrics: Arc<Metrics>,
+    pub timeline: Arc<TimelineCell>,
+    pub channel: String,
+}
+
+/// The longest window `/api/v1/schedule` lists.
+const MAX_WINDOW: Micros = Micros::from_secs(7 * 24 * 3600);
+
 /// Serves until the task is dropped.
-pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
+pub async fn serve(listener: TcpListener, state: Arc<State>) {
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(s) => s,
@@ -34,11 +51,11 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
                 continue;
             }
         };
-        let metrics = metrics.clone();
+        let state = state.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
-                let metrics = metrics.clone();
-                async move { Ok::<_, Infallible>(route(&req, &metrics)) }
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(route(&req, &state)) }
             });
             if let Err(e) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)
@@ -50,7 +67,8 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
     }
 }
 
-fn route<B>(req: &Request<B>, metrics: &Metrics) -> Response<Full<Bytes>> {
+fn route<B>(req: &Request<B>, state: &State) -> Response<Full<Bytes>> {
+    let metrics = &state.metrics;
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -84,8 +102,80 @@ fn route<B>(req: &Request<B>, metrics: &Metrics) -> Response<Full<Bytes>> {
                 )
             }
         }
+        "/api/v1/now" => {
+            let t = state.timeline.get();
+            json_ok(epg::now(&t, wall_now(), 5))
+        }
+        "/api/v1/schedule" => match window(req.uri().query().unwrap_or("")) {
+            Ok((from, span)) => {
+                let t = state.timeline.get();
+                json_ok(epg::to_json(&epg::programmes(&t, from, span)))
+            }
+            Err(e) => text(
+                StatusCode::BAD_REQUEST,
+                "application/json",
+                serde_json::json!({ "error": e }).to_string(),
+            ),
+        },
+        "/epg.xml" => {
+            let t = state.timeline.get();
+            let ps = epg::programmes(&t, wall_now(), Micros::from_secs(24 * 3600));
+            text(
+                StatusCode::OK,
+                "application/xml; charset=utf-8",
+                epg::to_xmltv(&state.channel, &ps),
+            )
+        }
         _ => text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
     }
+}
+
+fn json_ok(v: serde_json::Value) -> Response<Full<Bytes>> {
+    text(StatusCode::OK, "application/json", v.to_string())
+}
+
+/// `from=RFC3339&for=DURATION` (both optional: now, 24 h).
+fn window(query: &str) -> Result<(Micros, Micros), String> {
+    let (mut from, mut span) = (wall_now(), Micros::from_secs(24 * 3600));
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v);
+        match k {
+            "from" => {
+                from = parse_instant(&v)
+                    .ok_or_else(|| format!("from={v:?} is not an RFC 3339 time"))?
+            }
+            "for" => {
+                span = v.parse::<Micros>().map_err(|e| format!("for: {e}"))?;
+                if span <= Micros::ZERO || span > MAX_WINDOW {
+                    return Err(format!(
+                        "for={v} is out of range (expected more than 0s, at most 7 days)"
+                    ));
+                }
+            }
+            _ => return Err(format!("unknown parameter {k:?} (expected from and for)")),
+        }
+    }
+    Ok((from, span))
+}
+
+/// Undoes `%XX` escapes (a `+` in a time zone offset often arrives as `%2B`).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn text(status: StatusCode, ctype: &str, body: String) -> Response<Full<Bytes>> {

@@ -30,11 +30,15 @@
 pub mod channel;
 pub mod clock;
 pub mod config;
+pub mod epg;
 pub mod http;
 pub mod libav;
+pub mod lineup;
 pub mod metrics;
 pub mod output;
 pub mod pipeline;
 pub mod playlist;
 pub mod probe;
+pub mod schedule;
+pub mod state;
 pub mod time;

@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 use playout::channel::{self, RunOptions};
 use playout::config::{check_file, Channel};
+use playout::lineup::{self, Durations, Timeline, TimelineCell};
 use playout::metrics::Metrics;
 use playout::pipeline::ChannelFormat;
 use playout::playlist::Playlist;
@@ -27,6 +28,13 @@ use playout::time::{Micros, Rational};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Xmltv,
 }
 
 #[derive(Subcommand)]
@@ -51,6 +59,19 @@ enum Command {
     Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Print the programme guide: what plays when, from the same scheduler the channel uses.
+    Schedule {
+        channel: PathBuf,
+        /// Start of the window (RFC 3339; default now). Without a state file the channel is
+        /// assumed to start here.
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Length of the window (default 24h).
+        #[arg(long = "for", value_name = "DURATION", default_value = "24h")]
+        for_: Micros,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Tell what the channel would do with each media file.
     Probe {
@@ -81,6 +102,12 @@ fn main() -> ExitCode {
             unpaced,
         } => run(channel, outputs, http, for_, !unpaced),
         Command::Check { files } => Ok(check(&files)),
+        Command::Schedule {
+            channel,
+            from,
+            for_,
+            format,
+        } => schedule(channel, from, for_, format),
         Command::Probe { media, channel } => probe(&media, channel),
     };
     match result {
@@ -109,6 +136,20 @@ fn run(
     let channel = Channel::load(&channel_path)?;
     let playlist = Arc::new(Playlist::load(&channel.playlist)?);
     init_libav()?;
+    let mut durations = Durations::default();
+    let lineup = Arc::new(lineup::build(
+        playlist,
+        channel.timezone,
+        channel.slate.failure_duration,
+        &mut durations,
+    ));
+    let origin = channel::ChannelOrigin::now();
+    let timeline = Timeline::resume(
+        lineup,
+        paced.then_some(channel.state.as_path()),
+        origin.wall,
+    );
+    let timeline_cell = Arc::new(TimelineCell::new(timeline.clone()));
     let metrics = Arc::new(Metrics::new());
     let stop = Arc::new(AtomicBool::new(false));
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -122,7 +163,12 @@ fn run(
             .block_on(playout::http::bind(addr))
             .with_context(|| format!("cannot listen on {addr}"))?;
         tracing::info!(%addr, "Serving http://{addr}/metrics and /healthz.");
-        runtime.spawn(playout::http::serve(listener, metrics.clone()));
+        let state = Arc::new(playout::http::State {
+            metrics: metrics.clone(),
+            timeline: timeline_cell.clone(),
+            channel: channel.name.clone(),
+        });
+        runtime.spawn(playout::http::serve(listener, state));
     }
     let s = stop.clone();
     runtime.spawn(async move {
@@ -130,10 +176,11 @@ fn run(
         tracing::info!("Stopping: signal received.");
         s.store(true, Ordering::Relaxed);
     });
-    tracing::info!(channel = %channel.name, items = playlist.items.len(), paced, "Channel starting.");
+    tracing::info!(channel = %channel.name, items = timeline.lineup.playlist.items.len(), events = timeline.lineup.playlist.events.len(), paced, "Channel starting.");
     let running = channel::start(
         &channel,
-        playlist,
+        timeline,
+        origin,
         RunOptions {
             outputs,
             stop_after,
@@ -169,6 +216,40 @@ async fn wait_for_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+fn schedule(
+    channel_path: PathBuf,
+    from: Option<String>,
+    span: Micros,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let channel = Channel::load(&channel_path)?;
+    let playlist = Arc::new(Playlist::load(&channel.playlist)?);
+    let from = match from {
+        Some(f) => playout::schedule::parse_instant(&f)
+            .with_context(|| format!("--from {f:?} is not an RFC 3339 time"))?,
+        None => playout::clock::wall_now(),
+    };
+    anyhow::ensure!(span > Micros::ZERO, "--for must be more than 0s");
+    init_libav()?;
+    let lineup = Arc::new(lineup::build(
+        playlist,
+        channel.timezone,
+        channel.slate.failure_duration,
+        &mut Durations::default(),
+    ));
+    let timeline = Timeline::resume(lineup, Some(&channel.state), from);
+    let ps = playout::epg::programmes(&timeline, from, span);
+    match format {
+        Format::Text => print!("{}", playout::epg::to_text(&ps)),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&playout::epg::to_json(&ps))?
+        ),
+        Format::Xmltv => print!("{}", playout::epg::to_xmltv(&channel.name, &ps)),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(files: &[PathBuf]) -> ExitCode {

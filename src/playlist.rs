@@ -13,11 +13,11 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
-use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use crate::config::values::{List, Text};
 use crate::config::{absolute, first, resolve, yaml, ConfigError, Problems, MAX_SPAN};
+use crate::schedule::{parse_instant, When};
 use crate::time::Micros;
 
 pub use check::check_file;
@@ -27,12 +27,21 @@ pub const MAX_ITEMS: usize = 10_000;
 /// Titles appear in the EPG and the now-playing API.
 pub const MAX_TITLE_CHARS: usize = 200;
 
-/// A validated playlist: at least one item.
+/// A validated playlist: at least one item or one event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Playlist {
     /// The playlist file, made absolute.
     pub file: PathBuf,
     pub items: Vec<Item>,
+    /// Fixed-time programmes; they interrupt the rotation at their time.
+    pub events: Vec<EventItem>,
+}
+
+/// A programme at a fixed time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventItem {
+    pub at: When,
+    pub media: MediaItem,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,8 +126,23 @@ pub(crate) fn parse_all(text: &str, file: &Path) -> Result<Playlist, Vec<ConfigE
 )]
 struct PlaylistFile {
     items: Option<List<ItemFile, MAX_ITEMS>>,
-    // Events are not modelled yet; `IgnoredAny` walks them without keeping anything.
-    events: Option<Vec<IgnoredAny>>,
+    events: Option<List<EventFile, MAX_ITEMS>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an event: a mapping with `at` and `path`, and optionally title, in, out and \
+                 duration"
+)]
+struct EventFile {
+    at: Text<64>,
+    path: Text<4096>,
+    title: Option<Text<MAX_TITLE_CHARS>>,
+    #[serde(rename = "in")]
+    in_point: Option<Micros>,
+    out: Option<Micros>,
+    duration: Option<Micros>,
 }
 
 #[derive(Deserialize)]
@@ -138,18 +162,13 @@ struct ItemFile {
 
 fn validate(raw: PlaylistFile, file: &Path) -> Result<Playlist, Vec<ConfigError>> {
     let mut p = Problems::new(file);
-    if raw.events.is_some_and(|e| !e.is_empty()) {
-        p.add(
-            "events",
-            "events are not supported yet (expected no events)",
-        );
-    }
     let abs = absolute(file);
     let raw_items = raw.items.map(|l| l.0).unwrap_or_default();
-    if raw_items.is_empty() {
+    let raw_events = raw.events.map(|l| l.0).unwrap_or_default();
+    if raw_items.is_empty() && raw_events.is_empty() {
         p.add(
             "items",
-            "there are no items (expected a list of at least one item)",
+            "there are no items and no events (expected a list of at least one item, or events)",
         );
     }
     let items = raw_items
@@ -157,7 +176,59 @@ fn validate(raw: PlaylistFile, file: &Path) -> Result<Playlist, Vec<ConfigError>
         .enumerate()
         .filter_map(|(i, item)| validate_item(item, &format!("items[{i}]"), &abs, &mut p))
         .collect();
-    p.finish(Playlist { file: abs, items })
+    let events = raw_events
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, e)| validate_event(e, &format!("events[{i}]"), &abs, &mut p))
+        .collect();
+    p.finish(Playlist {
+        file: abs,
+        items,
+        events,
+    })
+}
+
+/// `HH:MM[:SS]` is daily in the channel's zone; anything else must be an RFC 3339 instant.
+pub fn parse_when(s: &str) -> Option<When> {
+    let t = s.trim();
+    if let Some(i) = parse_instant(t) {
+        return Some(When::Once(i));
+    }
+    ["%H:%M:%S", "%H:%M"]
+        .iter()
+        .find_map(|f| chrono::NaiveTime::parse_from_str(t, f).ok())
+        .map(When::Daily)
+}
+
+fn validate_event(
+    raw: EventFile,
+    at: &str,
+    playlist: &Path,
+    p: &mut Problems,
+) -> Option<EventItem> {
+    let when = parse_when(&raw.at.0);
+    if when.is_none() {
+        p.add(
+            format!("{at}.at"),
+            format!(
+                "{:?} is not a time (expected HH:MM:SS, daily in the channel's time zone, or \
+                 an RFC 3339 instant such as 2026-12-24T20:00:00+01:00)",
+                raw.at.0
+            ),
+        );
+    }
+    let item = ItemFile {
+        path: Some(raw.path),
+        slate: None,
+        title: raw.title,
+        in_point: raw.in_point,
+        out: raw.out,
+        duration: raw.duration,
+    };
+    match (when, validate_item(item, at, playlist, p)) {
+        (Some(at), Some(Item::Media(media))) => Some(EventItem { at, media }),
+        _ => None,
+    }
 }
 
 fn validate_item(raw: ItemFile, at: &str, playlist: &Path, p: &mut Problems) -> Option<Item> {

@@ -18,7 +18,7 @@ use crate::time::Micros;
 #[serde(
     deny_unknown_fields,
     expecting = "a channel file: a mapping with name, playlist and optionally video, audio, \
-                 slate, outputs and http"
+                 slate, outputs, http, timezone and state"
 )]
 pub(super) struct ChannelFile {
     name: Text<100>,
@@ -28,6 +28,8 @@ pub(super) struct ChannelFile {
     slate: Option<SlateFile>,
     outputs: Option<List<OutputFile, 32>>,
     http: Option<HttpFile>,
+    timezone: Option<Text<64>>,
+    state: Option<Text<4096>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -121,6 +123,33 @@ pub(super) fn validate(
         env,
         &mut p,
     );
+    let timezone = match raw.timezone {
+        None => chrono_tz::UTC,
+        Some(Text(tz)) => tz.trim().parse::<chrono_tz::Tz>().unwrap_or_else(|_| {
+            p.add(
+                "timezone",
+                format!(
+                    "{:?} is not a time zone (expected an IANA name such as Europe/Berlin or UTC)",
+                    clip(&tz)
+                ),
+            );
+            chrono_tz::UTC
+        }),
+    };
+    let state = match raw.state {
+        Some(Text(f)) if !f.trim().is_empty() => resolve(&abs, &f),
+        Some(_) => {
+            p.add("state", "the path is empty (expected a file path)");
+            PathBuf::new()
+        }
+        None => {
+            let stem = abs
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "channel".into());
+            abs.with_file_name(format!("{stem}.state.json"))
+        }
+    };
     let channel = Channel {
         name,
         playlist: resolve(&abs, &raw.playlist.0),
@@ -130,6 +159,8 @@ pub(super) fn validate(
         slate: validate_slate(raw.slate.unwrap_or_default(), &mut p),
         outputs,
         http: validate_http(raw.http.unwrap_or_default(), &mut p),
+        timezone,
+        state,
     };
     p.finish(channel)
 }

@@ -13,10 +13,8 @@ use super::source::SourceSettings;
 use super::splice::{Flow, Splicer};
 use super::ChannelFormat;
 use crate::playlist::MediaItem;
-use crate::time::{frames_in, rescale, Micros, Rational, MICROS};
+use crate::time::{rescale, Micros, Rational, MICROS};
 
-/// How long a still image shows when its item gives neither `duration` nor `out`.
-const STILL_DEFAULT: Micros = Micros::from_secs(10);
 /// How much shorter than declared a file may end before it counts as truncated.
 const TRUNCATION_SLACK: Micros = Micros::from_millis(500);
 /// Consecutive packets a decoder may reject before the item is declared broken.
@@ -43,14 +41,24 @@ struct Decode<'a> {
     agraph: Option<Graph>,
 }
 
-pub fn play(mut o: Opened, item: &MediaItem, sp: &mut Splicer, s: &SourceSettings) -> Outcome {
+/// What part of an item to play: from `start` in the file, for `frames` channel frames (the
+/// rest of its slot in the schedule).
+#[derive(Clone, Copy, Debug)]
+pub struct Take {
+    pub start: Micros,
+    pub frames: i64,
+}
+
+pub fn play(
+    mut o: Opened,
+    item: &MediaItem,
+    take: Take,
+    sp: &mut Splicer,
+    s: &SourceSettings,
+) -> Outcome {
     let fps = s.fmt.fps;
-    let mut limit = item.play_length();
-    if o.info.still && limit.is_none() {
-        limit = Some(STILL_DEFAULT);
-    }
-    let limit_frames = limit.map(|l| frames_in(l, fps));
-    tracing::info!(item = %item.title, file = %o.path.display(), in_point = %item.in_point, "Item started.");
+    let limit_frames = Some(take.frames);
+    tracing::info!(item = %item.title, file = %o.path.display(), from = %take.start, frames = take.frames, "Item started.");
     sp.begin_item(limit_frames, &s.slate);
     let tb = |i: usize| {
         let t = o
@@ -181,7 +189,7 @@ pub fn play(mut o: Opened, item: &MediaItem, sp: &mut Splicer, s: &SourceSetting
         return Outcome::Stopped;
     }
     if failure.is_none() && !still {
-        failure = truncation(&o, item, played, fps);
+        failure = truncation(&o, take, played, fps);
     }
     match failure {
         Some(f) => Outcome::Failed(f),
@@ -191,12 +199,9 @@ pub fn play(mut o: Opened, item: &MediaItem, sp: &mut Splicer, s: &SourceSetting
 
 /// A file that ends well before the length its container declares was cut short (an
 /// interrupted upload or copy): say so, rather than let it pass as a short item.
-fn truncation(o: &Opened, item: &MediaItem, played: i64, fps: Rational) -> Option<OpenError> {
-    let declared = o.info.duration? - item.in_point;
-    let expected = match item.play_length() {
-        Some(l) => l.min(declared),
-        None => declared,
-    };
+fn truncation(o: &Opened, take: Take, played: i64, fps: Rational) -> Option<OpenError> {
+    let declared = o.info.duration? - take.start;
+    let expected = declared.min(Micros(rescale(take.frames, fps.invert(), MICROS)));
     let missing = expected - Micros(rescale(played, fps.invert(), MICROS));
     (missing > TRUNCATION_SLACK).then(|| OpenError {
         path: o.path.clone(),

@@ -108,35 +108,7 @@ fn err(path: &Path, reason: FailReason, detail: impl Into<String>) -> OpenError 
 /// Opens `path`, picks its best video and audio streams, opens decoders and seeks to
 /// `in_point`.
 pub fn open(path: &Path, in_point: Micros) -> Result<Opened, OpenError> {
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => err(path, FailReason::Missing, "file does not exist"),
-        _ => err(
-            path,
-            FailReason::Unreadable,
-            format!("cannot read the file: {e}"),
-        ),
-    })?;
-    if !meta.is_file() {
-        return Err(err(path, FailReason::Unreadable, "not a regular file"));
-    }
-    if meta.len() == 0 {
-        return Err(err(path, FailReason::Empty, "file is empty (0 bytes)"));
-    }
-    let input = ff::format::input(path).map_err(|e| {
-        err(
-            path,
-            FailReason::Unreadable,
-            format!("not a media file libav can read ({e})"),
-        )
-    })?;
-    let info = describe(&input);
-    if info.video.is_none() && info.audio.is_none() {
-        return Err(err(
-            path,
-            FailReason::NoStreams,
-            "no video or audio stream found",
-        ));
-    }
+    let (input, info) = demux(path)?;
     let video = match &info.video {
         Some(v) => Some(
             open_decoder(&input, v.index, path)?
@@ -176,6 +148,45 @@ pub fn open(path: &Path, in_point: Micros) -> Result<Opened, OpenError> {
         }
     }
     Ok(opened)
+}
+
+/// What a file holds, without opening decoders: for durations in the schedule.
+pub fn probe_info(path: &Path) -> Result<MediaInfo, OpenError> {
+    demux(path).map(|(_, info)| info)
+}
+
+/// Opens the demuxer and reads the stream layout; every "cannot play" before decoding.
+fn demux(path: &Path) -> Result<(ff::format::context::Input, MediaInfo), OpenError> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => err(path, FailReason::Missing, "file does not exist"),
+        _ => err(
+            path,
+            FailReason::Unreadable,
+            format!("cannot read the file: {e}"),
+        ),
+    })?;
+    if !meta.is_file() {
+        return Err(err(path, FailReason::Unreadable, "not a regular file"));
+    }
+    if meta.len() == 0 {
+        return Err(err(path, FailReason::Empty, "file is empty (0 bytes)"));
+    }
+    let input = ff::format::input(path).map_err(|e| {
+        err(
+            path,
+            FailReason::Unreadable,
+            format!("not a media file libav can read ({e})"),
+        )
+    })?;
+    let info = describe(&input);
+    if info.video.is_none() && info.audio.is_none() {
+        return Err(err(
+            path,
+            FailReason::NoStreams,
+            "no video or audio stream found",
+        ));
+    }
+    Ok((input, info))
 }
 
 fn open_decoder(

@@ -1,6 +1,9 @@
-//! The source thread: walks the rotation, opens each item ahead of time, decodes it,
-//! normalises it and hands its frames to the splicer. Anything that cannot play becomes a
-//! short slate, a log line naming the file and the reason, and a metric — never a stop.
+//! The source thread: follows the schedule. At each boundary it asks the pure scheduler what
+//! plays at the channel's current time, plays that for exactly the rest of its slot (opening
+//! the next item ahead of time), and fills whatever an item does not cover with slate, so the
+//! timeline never drifts from the schedule: an event's first frame is the frame whose channel
+//! time is the event's time. Anything that cannot play becomes slate, a log line naming the
+//! file and the reason, and a metric — never a stop.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,19 +12,25 @@ use std::sync::Arc;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use ffmpeg_next as ff;
 
-use super::item::{play, Outcome};
+use super::item::{play, Outcome, Take};
 use super::open::{open, OpenError, Opened};
 use super::splice::{Flow, Splicer};
 use super::{ChannelFormat, Media};
+use crate::lineup::Lineup;
 use crate::metrics::Metrics;
-use crate::playlist::{Item, MediaItem, Playlist};
-use crate::time::{frames_in, Micros};
+use crate::schedule::{resolve, Anchor, Slot};
+use crate::state::{self, SavedState};
+use crate::time::{frames_in, rescale, Micros, MICROS};
 
 pub struct SourceSettings {
     pub fmt: ChannelFormat,
-    pub playlist: Arc<Playlist>,
+    pub lineup: Arc<Lineup>,
+    pub anchor: Anchor,
+    /// The channel time (Unix µs) of frame 0 of this run.
+    pub t0: Micros,
+    /// Where to keep the anchor across restarts (none for unpaced runs: simulated time).
+    pub state_file: Option<PathBuf>,
     pub slate: ff::frame::Video,
-    pub failure_slate: Micros,
     /// Channel time after which the source ends the stream (`--for`).
     pub stop_after: Option<Micros>,
     /// Set by a signal: end the stream at the next frame.
@@ -33,38 +42,45 @@ pub struct SourceSettings {
 pub fn run(s: SourceSettings, tx: Sender<Media>) {
     let stop_at = s.stop_after.map(|d| frames_in(d, s.fmt.fps));
     let mut splicer = Splicer::new(s.fmt.clone(), tx, stop_at);
-    let mut next = 0usize;
     let mut prefetch: Option<Prefetch> = None;
-    let mut barren = 0usize; // items in a row that put nothing on air
-    let failure_frames = frames_in(s.failure_slate, s.fmt.fps).max(1);
     let mut last_stats = splicer.stats();
-    loop {
-        if s.stop.load(Ordering::Relaxed) || splicer.is_done() {
-            break;
+    let clock = FrameClock {
+        t0: s.t0,
+        fps: s.fmt.fps,
+    };
+    let lineup = s.lineup.clone();
+    while !(s.stop.load(Ordering::Relaxed) || splicer.is_done()) {
+        let pos = clock.time_of(splicer.position_frames());
+        let mut slot = resolve(&lineup.schedule, s.anchor, pos);
+        let mut end = clock.frame_at(slot.end);
+        if end <= splicer.position_frames() {
+            // The slot ends inside this frame: the frame belongs to what follows.
+            slot = resolve(&lineup.schedule, s.anchor, slot.end);
+            end = clock.frame_at(slot.end).max(splicer.position_frames() + 1);
         }
-        let items = &s.playlist.items;
-        let item = &items[next % items.len()];
-        next = (next + 1) % items.len();
-        let start = splicer.position_frames();
+        let frames = end - splicer.position_frames();
+        let (title, kind) = lineup.describe(slot.kind);
         s.metrics.item_transitions_total.inc();
-        let flow = match item {
-            Item::Slate(sl) => {
-                tracing::info!(item = %sl.title, duration = %sl.duration, "Slate started.");
-                let frames = frames_in(sl.duration, s.fmt.fps);
-                let f = splicer.fill(frames, &s.slate);
+        save_state(&s, &lineup, title, &slot);
+        let flow = match lineup.media(slot.kind) {
+            None => {
+                tracing::info!(item = %title, kind = kind.as_str(), frames, "Slate started.");
                 s.metrics.add_slate_frames(frames, s.fmt.fps);
-                f
+                splicer.fill(frames, &s.slate)
             }
-            Item::Media(m) => {
+            Some(m) => {
+                let start = m.in_point + (pos - slot.start).max(Micros::ZERO);
                 let opened = match prefetch.take() {
-                    Some(p) if p.path == m.path && p.in_point == m.in_point => p.take(),
-                    _ => open(&m.path, m.in_point),
+                    Some(p) if p.path == m.path && p.in_point == start => p.take(),
+                    _ => open(&m.path, start),
                 };
-                // Open the next media item while this one plays.
-                prefetch =
-                    next_media(items, next).map(|n| Prefetch::spawn(n.path.clone(), n.in_point));
+                // Open what comes next while this plays.
+                let next = resolve(&lineup.schedule, s.anchor, slot.end);
+                prefetch = lineup
+                    .media(next.kind)
+                    .map(|n| Prefetch::spawn(n.path.clone(), n.in_point));
                 let outcome = match opened {
-                    Ok(o) => play(o, m, &mut splicer, &s),
+                    Ok(o) => play(o, m, Take { start, frames }, &mut splicer, &s),
                     Err(e) => Outcome::Failed(e),
                 };
                 match outcome {
@@ -76,44 +92,55 @@ pub fn run(s: SourceSettings, tx: Sender<Media>) {
                             .item_failures_total
                             .with_label_values(&[e.reason.label()])
                             .inc();
-                        splicer.end_item();
-                        let f = splicer.fill(failure_frames, &s.slate);
-                        s.metrics.add_slate_frames(failure_frames, s.fmt.fps);
-                        f
+                        Flow::Continue
                     }
                 }
             }
         };
+        if flow == Flow::Stop {
+            break;
+        }
+        // Whatever the item did not cover (it failed, ended early, was shorter than probed)
+        // is slate: the schedule, not the media, decides when the next slot starts.
+        let short = end - splicer.position_frames();
+        if short > 0 {
+            s.metrics.add_slate_frames(short, s.fmt.fps);
+            if splicer.fill(short, &s.slate) == Flow::Stop {
+                break;
+            }
+        }
         let stats = splicer.stats();
         s.metrics
             .record_splice(&last_stats, &stats, s.fmt.sample_rate);
         last_stats = stats;
-        if flow == Flow::Stop {
-            break;
-        }
-        // A rotation in which nothing at all plays must still move the clock forward.
-        if splicer.position_frames() == start {
-            barren += 1;
-            if barren >= items.len() {
-                tracing::error!("No item of the rotation can play; holding slate.");
-                splicer.fill(frames_in(Micros::from_secs(1), s.fmt.fps), &s.slate);
-                barren = 0;
-            }
-        } else {
-            barren = 0;
-        }
     }
     splicer.finish();
     tracing::debug!(frames = splicer.position_frames(), "Source finished.");
 }
 
-fn next_media(items: &[Item], from: usize) -> Option<&MediaItem> {
-    (0..items.len())
-        .map(|k| &items[(from + k) % items.len()])
-        .find_map(|i| match i {
-            Item::Media(m) => Some(m),
-            Item::Slate(_) => None,
-        })
+/// Maps frame numbers of this run to channel time and back, exactly.
+struct FrameClock {
+    t0: Micros,
+    fps: crate::time::Rational,
+}
+
+impl FrameClock {
+    fn time_of(&self, frame: i64) -> Micros {
+        self.t0 + Micros(rescale(frame, self.fps.invert(), MICROS))
+    }
+
+    /// The frame that starts nearest to `t`.
+    fn frame_at(&self, t: Micros) -> i64 {
+        rescale((t - self.t0).0, MICROS, self.fps.invert())
+    }
+}
+
+fn save_state(s: &SourceSettings, lineup: &Lineup, title: &str, slot: &Slot) {
+    let Some(path) = &s.state_file else { return };
+    let saved = SavedState::new(s.anchor, &lineup.fingerprint, title, slot.start);
+    if let Err(e) = state::save(path, &saved) {
+        tracing::warn!(file = %path.display(), error = %e, "Cannot write the state file; a restart will not resume.");
+    }
 }
 
 struct Prefetch {

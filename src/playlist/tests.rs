@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 
 use super::*;
+use crate::schedule::parse_instant;
 
 const FILE: &str = "/srv/tv/demo.playlist.yaml";
 
@@ -180,15 +181,15 @@ fn item_must_be_path_or_slate() {
 fn items_list_rules() {
     assert_eq!(
         error("items: []\n"),
-        "items: there are no items (expected a list of at least one item)"
+        "items: there are no items and no events (expected a list of at least one item, or events)"
     );
     assert_eq!(
         error("items:\n"),
-        "items: there are no items (expected a list of at least one item)"
+        "items: there are no items and no events (expected a list of at least one item, or events)"
     );
     assert_eq!(
         error("events: []\n"),
-        "items: there are no items (expected a list of at least one item)"
+        "items: there are no items and no events (expected a list of at least one item, or events)"
     );
     assert_eq!(
         error("items: {path: a.mp4}\n"),
@@ -203,13 +204,42 @@ fn items_list_rules() {
 }
 
 #[test]
-fn events_are_reserved() {
+fn events_are_daily_or_once_and_checked_like_items() {
     assert!(parse("items: [{slate: 1s}]\nevents: []\n").is_ok());
     assert!(parse("items: [{slate: 1s}]\nevents:\n").is_ok());
+    let p = parse(
+        "events:\n  - at: '20:00:00'\n    path: news.mkv\n    title: News\n  - at: '06:30'\n    \
+         path: morning.mp4\n    out: 10m\n  - at: 2026-12-24T20:00:00+01:00\n    path: xmas.mp4\n",
+    )
+    .unwrap();
+    assert!(p.items.is_empty(), "events alone are a valid playlist");
+    assert_eq!(p.events.len(), 3);
     assert_eq!(
-        error("items: [{slate: 1s}]\nevents:\n  - at: '20:00:00'\n    path: news.mkv\n"),
-        "events: events are not supported yet (expected no events)"
+        p.events[0].at,
+        When::Daily(chrono::NaiveTime::from_hms_opt(20, 0, 0).unwrap())
     );
+    assert_eq!(p.events[0].media.title, "News");
+    assert_eq!(p.events[0].media.path, Path::new("/srv/tv/news.mkv"));
+    assert_eq!(
+        p.events[1].at,
+        When::Daily(chrono::NaiveTime::from_hms_opt(6, 30, 0).unwrap())
+    );
+    assert_eq!(p.events[1].media.out_point, Some(Micros::from_secs(600)));
+    assert_eq!(
+        p.events[2].at,
+        When::Once(parse_instant("2026-12-24T19:00:00Z").unwrap())
+    );
+    assert_eq!(
+        error("events:\n  - at: '25:00'\n    path: a.mp4\n"),
+        "events[0].at: \"25:00\" is not a time (expected HH:MM:SS, daily in the channel's time \
+         zone, or an RFC 3339 instant such as 2026-12-24T20:00:00+01:00)"
+    );
+    assert_eq!(
+        error("events:\n  - at: '20:00'\n    path: a.mp4\n    in: 5s\n    out: 2s\n"),
+        "events[0].out: 2s is not after in 5s (expected out > in)"
+    );
+    let e = error("events:\n  - at: '20:00'\n");
+    assert!(e.contains("missing field `path`"), "{e}");
 }
 
 #[test]
@@ -305,9 +335,9 @@ fn empty_garbage_and_big_files() {
 
 #[test]
 fn billion_laughs_is_rejected_quickly() {
-    // Anchors may only live in known fields, so the bomb is built inside `events`. Skipping a
-    // value (`IgnoredAny`) does not follow aliases in serde_yaml, so nothing is expanded; the
-    // typed fields cannot hold nested lists, so no alias there can multiply exponentially.
+    // Anchors may only live in known fields, so the bomb is built inside `events` and `items`.
+    // Their typed entries cannot hold nested lists, so the first nested list is a type error
+    // and no alias can multiply exponentially.
     let mut levels = String::from("&a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]");
     for i in 1..=9 {
         let p = i - 1;
@@ -317,13 +347,15 @@ fn billion_laughs_is_rejected_quickly() {
     }
     let start = Instant::now();
     let text = format!("items: [{{slate: 1s}}]\nevents: [{levels}, *a9]\n");
-    assert_eq!(
-        error(&text),
-        "events: events are not supported yet (expected no events)"
+    let e = error(&text);
+    assert!(
+        e.contains("events[0]: invalid type: sequence, expected an event"),
+        "{e}"
     );
     let text = format!("items: [{{slate: 1s}}]\nevents: [{levels}, *a9]\ntitle: *a9\n");
-    assert!(error(&text).contains("unknown field `title`"));
-    let text = format!("events: [{levels}]\nitems: *a9\n");
+    let e = error(&text);
+    assert!(e.contains("events[0]: invalid type: sequence"), "{e}");
+    let text = format!("items: [{levels}]\nevents: *a9\n");
     let e = error(&text);
     assert!(
         e.contains("items[0]: invalid type: sequence, expected a playlist item"),

@@ -1,0 +1,256 @@
+//! The lineup: a playlist together with the schedule built from it — every item's length
+//! known (probed once, cached by path, size and mtime) so the pure scheduler can place it.
+//!
+//! Built on the control side (start-up, and later reloads), read by everyone as an
+//! immutable `Arc<Lineup>`: the source thread plays it, the HTTP API and the EPG describe it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::pipeline::open::probe_info;
+use crate::playlist::{Item, MediaItem, Playlist};
+use crate::schedule::{Anchor, Entry, EntryKind, Event, Schedule, SlotKind};
+use crate::time::Micros;
+
+/// How long a still image shows when its item gives neither `duration` nor `out`.
+pub const STILL_DEFAULT: Micros = Micros::from_secs(10);
+
+#[derive(Clone, Debug)]
+pub struct Lineup {
+    pub playlist: Arc<Playlist>,
+    pub schedule: Schedule,
+    /// Identifies what the timeline was built from; a state file written for another
+    /// lineup is not resumed.
+    pub fingerprint: String,
+}
+
+/// The channel's timeline: a lineup and where its rotation is anchored. What plays at any
+/// instant is `schedule::resolve(&timeline.lineup.schedule, timeline.anchor, t)`.
+#[derive(Clone, Debug)]
+pub struct Timeline {
+    pub lineup: Arc<Lineup>,
+    pub anchor: Anchor,
+}
+
+impl Timeline {
+    /// The anchor saved in `state_file` if it belongs to this lineup, else a fresh one that
+    /// starts the rotation at `now`.
+    pub fn resume(lineup: Arc<Lineup>, state_file: Option<&std::path::Path>, now: Micros) -> Self {
+        let saved = state_file.and_then(|f| crate::state::load(f, &lineup.fingerprint));
+        let anchor = match saved {
+            Some(a) if a.at <= now => {
+                tracing::info!(anchor = %crate::schedule::rfc3339(a.at), "Resuming the timeline from the state file.");
+                a
+            }
+            _ => Anchor { at: now, index: 0 },
+        };
+        Timeline { lineup, anchor }
+    }
+}
+
+/// The current timeline, for readers on other threads (the HTTP API). Its owner replaces
+/// it whole; readers take a snapshot and never hold the lock.
+#[derive(Debug)]
+pub struct TimelineCell(std::sync::RwLock<Arc<Timeline>>);
+
+impl TimelineCell {
+    pub fn new(t: Timeline) -> Self {
+        TimelineCell(std::sync::RwLock::new(Arc::new(t)))
+    }
+
+    pub fn get(&self) -> Arc<Timeline> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set(&self, t: Timeline) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(t);
+    }
+}
+
+/// What a slot shows, for the EPG and the API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Item,
+    Slate,
+    Event,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Item => "item",
+            Kind::Slate => "slate",
+            Kind::Event => "event",
+        }
+    }
+}
+
+impl Lineup {
+    /// The title and kind of what plays in a slot.
+    pub fn describe(&self, kind: SlotKind) -> (&str, Kind) {
+        match kind {
+            SlotKind::Rotation(i) => {
+                let e = &self.schedule.rotation[i];
+                let k = match e.kind {
+                    EntryKind::Media(_) => Kind::Item,
+                    EntryKind::Slate => Kind::Slate,
+                };
+                (&e.title, k)
+            }
+            SlotKind::Gap => ("Slate", Kind::Slate),
+            SlotKind::Event(i) => (&self.schedule.events[i].title, Kind::Event),
+        }
+    }
+
+    /// The media a slot plays, if any (a rotation media item or an event).
+    pub fn media(&self, kind: SlotKind) -> Option<&MediaItem> {
+        match kind {
+            SlotKind::Rotation(i) => match self.schedule.rotation[i].kind {
+                EntryKind::Media(pi) => match &self.playlist.items[pi] {
+                    Item::Media(m) => Some(m),
+                    Item::Slate(_) => None,
+                },
+                EntryKind::Slate => None,
+            },
+            SlotKind::Gap => None,
+            SlotKind::Event(i) => Some(&self.playlist.events[i].media),
+        }
+    }
+}
+
+/// Probed lengths, cached by path and invalidated when the file's size or mtime changes.
+#[derive(Default)]
+pub struct Durations {
+    cache: HashMap<PathBuf, (u64, Option<SystemTime>, Option<Facts>)>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Facts {
+    duration: Option<Micros>,
+    still: bool,
+}
+
+impl Durations {
+    /// How long `item` plays: its `out`/`duration` cut of the file's length from `in`, a
+    /// still's configured length (default 10 s), or `unplayable` when the file cannot be read
+    /// now (it will be slated for that long).
+    pub fn length(&mut self, item: &MediaItem, unplayable: Micros) -> Micros {
+        let facts = self.facts(item);
+        let cut = item.play_length();
+        match facts {
+            None => unplayable,
+            Some(f) if f.still => cut.unwrap_or(STILL_DEFAULT),
+            Some(f) => match (f.duration.map(|d| d - item.in_point), cut) {
+                (Some(rest), Some(c)) => rest.min(c),
+                (Some(rest), None) => rest,
+                (None, Some(c)) => c,
+                (None, None) => unplayable,
+            },
+        }
+    }
+
+    fn facts(&mut self, item: &MediaItem) -> Option<Facts> {
+        let meta = std::fs::metadata(&item.path).ok();
+        let key = (
+            meta.as_ref().map(|m| m.len()).unwrap_or(0),
+            meta.as_ref().and_then(|m| m.modified().ok()),
+        );
+        if let Some((len, mtime, facts)) = self.cache.get(&item.path) {
+            if (*len, *mtime) == key {
+                return *facts;
+            }
+        }
+        let facts = probe_info(&item.path).ok().map(|i| Facts {
+            duration: i.duration,
+            still: i.still,
+        });
+        self.cache.insert(item.path.clone(), (key.0, key.1, facts));
+        facts
+    }
+}
+
+/// Builds the schedule of a playlist. `unplayable` is how long an item that cannot be read
+/// at build time holds its place (the failure slate's length).
+pub fn build(
+    playlist: Arc<Playlist>,
+    tz: chrono_tz::Tz,
+    unplayable: Micros,
+    durations: &mut Durations,
+) -> Lineup {
+    // A slot must have a length; one frame's worth is the least anything is given.
+    let floor = Micros::from_millis(40);
+    let unplayable = unplayable.max(floor);
+    let mut rotation = Vec::new();
+    for (i, item) in playlist.items.iter().enumerate() {
+        let (kind, duration) = match item {
+            Item::Media(m) => (EntryKind::Media(i), durations.length(m, unplayable)),
+            Item::Slate(s) => (EntryKind::Slate, s.duration),
+        };
+        if duration > Micros::ZERO {
+            rotation.push(Entry {
+                title: item.title().to_string(),
+                kind,
+                duration: duration.max(floor),
+            });
+        }
+    }
+    let events = playlist
+        .events
+        .iter()
+        .map(|e| Event {
+            when: e.at,
+            title: e.media.title.clone(),
+            duration: durations.length(&e.media, unplayable).max(floor),
+        })
+        .collect();
+    let schedule = Schedule {
+        rotation,
+        events,
+        tz,
+    };
+    let fingerprint = fingerprint(&playlist, &schedule);
+    Lineup {
+        playlist,
+        schedule,
+        fingerprint,
+    }
+}
+
+/// FNV-1a over a canonical description of the rotation and events (stable across builds and
+/// Rust versions, unlike `DefaultHasher`).
+fn fingerprint(playlist: &Playlist, s: &Schedule) -> String {
+    let mut text = format!("tz={}\n", s.tz.name());
+    for item in &playlist.items {
+        match item {
+            Item::Media(m) => {
+                text += &format!(
+                    "media {} in={} out={:?} dur={:?}\n",
+                    m.path.display(),
+                    m.in_point.0,
+                    m.out_point.map(|o| o.0),
+                    m.duration.map(|d| d.0)
+                )
+            }
+            Item::Slate(sl) => text += &format!("slate {}\n", sl.duration.0),
+        }
+    }
+    for e in &s.rotation {
+        text += &format!("len {}\n", e.duration.0);
+    }
+    for e in &playlist.events {
+        text += &format!(
+            "event {:?} {} in={}\n",
+            e.at,
+            e.media.path.display(),
+            e.media.in_point.0
+        );
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}

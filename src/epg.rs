@@ -18,11 +18,16 @@ pub struct Programme {
     pub stop: Micros,
 }
 
+/// The most programmes one listing holds: a day of 20-second items is 4,320, while a
+/// rotation of 1-second clips would otherwise make a 24 h guide of tens of megabytes.
+pub const MAX_PROGRAMMES: usize = 5000;
+
 /// The programmes that tile `[from, from + span)`: the first may start before `from` and the
-/// last end after the window, each starts where the previous one stopped.
+/// last end after the window, each starts where the previous one stopped. At most
+/// `MAX_PROGRAMMES`: a window that would hold more is listed from its start.
 pub fn programmes(t: &Timeline, from: Micros, span: Micros) -> Vec<Programme> {
     let to = from + span.max(Micros(1));
-    slots(&t.lineup.schedule, t.anchor, from, to)
+    slots(&t.lineup.schedule, t.anchor, from, to, MAX_PROGRAMMES)
         .into_iter()
         .filter(|s| s.end > from && s.start < to)
         .map(|s| {

@@ -101,11 +101,12 @@ pub fn resolve(s: &Schedule, anchor: Anchor, now: Micros) -> Slot {
 }
 
 /// The slots that tile `[from, to)`: the first starts at or before `from`, the last ends at or
-/// after `to`, and each starts where the previous one ended.
-pub fn slots(s: &Schedule, anchor: Anchor, from: Micros, to: Micros) -> Vec<Slot> {
+/// after `to` (or the list stops at `max` slots), and each starts where the previous one
+/// ended.
+pub fn slots(s: &Schedule, anchor: Anchor, from: Micros, to: Micros, max: usize) -> Vec<Slot> {
     let mut out = vec![resolve(s, anchor, from)];
     let mut w = Walker::at_slot(s, out[0]);
-    while out.last().expect("non-empty").end < to {
+    while out.last().expect("non-empty").end < to && out.len() < max {
         out.push(w.next_slot(None));
     }
     out

@@ -60,7 +60,7 @@ fn the_rotation_loops_from_the_anchor() {
 fn an_item_that_would_overrun_an_event_is_not_started() {
     let s = sched(vec![entry(0, 40)], vec![daily("00:01:00", 30)], "UTC");
     let a = anchor("2026-01-01T00:00:00Z");
-    let v = slots(&s, a, a.at, at("2026-01-01T00:03:00Z"));
+    let v = slots(&s, a, a.at, at("2026-01-01T00:03:00Z"), usize::MAX);
     let kinds: Vec<_> = v.iter().map(|s| (s.kind, rfc3339(s.start))).collect();
     assert_eq!(
         kinds,
@@ -89,6 +89,15 @@ fn after_an_event_the_rotation_resumes_with_the_next_item() {
 }
 
 #[test]
+fn listings_stop_at_their_cap() {
+    let s = sched(vec![entry(0, 1)], vec![], "UTC");
+    let a = anchor("2026-01-01T00:00:00Z");
+    let v = slots(&s, a, a.at, at("2026-01-02T00:00:00Z"), 100);
+    assert_eq!(v.len(), 100);
+    assert_eq!(v[99].end, at("2026-01-01T00:01:40Z"));
+}
+
+#[test]
 fn a_channel_started_during_an_event_joins_it() {
     let s = sched(vec![entry(0, 10)], vec![daily("20:00:00", 3600)], "UTC");
     let a = anchor("2026-05-01T20:10:00Z");
@@ -111,6 +120,7 @@ fn a_later_event_cuts_an_earlier_one_short() {
         a,
         at("2026-05-01T10:00:00Z"),
         at("2026-05-01T10:32:00Z"),
+        usize::MAX,
     );
     assert_eq!(v[0].kind, SlotKind::Event(0));
     assert_eq!(v[0].end, at("2026-05-01T10:30:00Z"));
@@ -125,7 +135,7 @@ fn events_only_is_a_daily_schedule_with_slate_between() {
         "UTC",
     );
     let a = anchor("2026-05-01T00:00:00Z");
-    let v = slots(&s, a, a.at, at("2026-05-02T00:00:00Z"));
+    let v = slots(&s, a, a.at, at("2026-05-02T00:00:00Z"), usize::MAX);
     let kinds: Vec<_> = v.iter().map(|s| s.kind).collect();
     assert_eq!(
         kinds,
@@ -210,7 +220,7 @@ proptest! {
         let a = Anchor { at: Micros(at("2026-03-27T00:00:00Z").0 + start_off * 1_000_000), index: 0 };
         let from = Micros(a.at.0 + 3_600_000_000);
         let to = Micros(from.0 + span_h * 3_600_000_000);
-        let v = slots(&s, a, from, to);
+        let v = slots(&s, a, from, to, usize::MAX);
         prop_assert!(v[0].start <= from && v[0].end > from);
         prop_assert!(v.last().unwrap().end >= to);
         for w in v.windows(2) {

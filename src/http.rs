@@ -20,10 +20,11 @@ use crate::clock::wall_now;
 use crate::epg;
 use crate::lineup::TimelineCell;
 use crate::metrics::Metrics;
-use crate::schedule::parse_instant;
+use crate::schedule::{parse_instant, resolve};
 use crate::time::Micros;
 
-/// Encoding that has made no progress for this long makes `/healthz` fail.
+/// Encoding that has made no progress, or every output down, for this long makes `/healthz`
+/// fail.
 pub const STALL_LIMIT: Duration = Duration::from_secs(5);
 
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
@@ -77,29 +78,50 @@ fn route<B>(req: &Request<B>, state: &State) -> Response<Full<Bytes>> {
         );
     }
     match req.uri().path() {
-        "/metrics" => text(
-            StatusCode::OK,
-            "text/plain; version=0.0.4; charset=utf-8",
-            metrics.render(),
-        ),
+        "/metrics" => {
+            // What is on air comes from the schedule, computed when asked.
+            let t = state.timeline.get();
+            let now = wall_now();
+            let slot = resolve(&t.lineup.schedule, t.anchor, now);
+            metrics
+                .current_item_position_seconds
+                .set((now - slot.start).as_secs_f64());
+            metrics
+                .current_item_remaining_seconds
+                .set((slot.end - now).as_secs_f64());
+            text(
+                StatusCode::OK,
+                "text/plain; version=0.0.4; charset=utf-8",
+                metrics.render(),
+            )
+        }
         "/healthz" => {
             let stalled = metrics.stalled_for();
-            if stalled > STALL_LIMIT {
-                let body = serde_json::json!({
-                    "status": "unhealthy",
-                    "reason": format!("encoding has made no progress for {} s", stalled.as_secs()),
-                });
-                text(
+            let down = metrics.all_outputs_down_for();
+            let reason = if stalled > STALL_LIMIT {
+                Some(format!(
+                    "encoding has made no progress for {} s",
+                    stalled.as_secs()
+                ))
+            } else if down > STALL_LIMIT {
+                Some(format!(
+                    "no output has been connected for {} s",
+                    down.as_secs()
+                ))
+            } else {
+                None
+            };
+            match reason {
+                Some(reason) => text(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "application/json",
-                    body.to_string(),
-                )
-            } else {
-                text(
+                    serde_json::json!({ "status": "unhealthy", "reason": reason }).to_string(),
+                ),
+                None => text(
                     StatusCode::OK,
                     "application/json",
                     r#"{"status":"ok"}"#.into(),
-                )
+                ),
             }
         }
         "/api/v1/now" => {

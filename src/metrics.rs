@@ -17,6 +17,8 @@ pub struct Metrics {
     started: Instant,
     /// Milliseconds since start at which the encoder last made progress (for /healthz).
     last_progress_ms: AtomicI64,
+    /// Milliseconds since start at which some output was last seen connected (for /healthz).
+    last_connected_ms: AtomicI64,
     pub video_frames_encoded_total: IntCounter,
     pub encoded_seconds_total: Counter,
     pub item_transitions_total: IntCounter,
@@ -31,6 +33,16 @@ pub struct Metrics {
     pub output_dropped_packets_total: IntCounterVec,
     pub build_info: IntGaugeVec,
     pub playlist_items: IntGauge,
+    pub current_item_position_seconds: Gauge,
+    pub current_item_remaining_seconds: Gauge,
+    pub av_offset_seconds: Gauge,
+    pub encode_speed_ratio: Gauge,
+    pub queue_depth: IntGaugeVec,
+    pub playlist_reloads_total: IntCounterVec,
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> Gauge {
+    reg(r, Gauge::new(name, help).expect("valid name"))
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, m: T) -> T {
@@ -58,6 +70,7 @@ impl Metrics {
         let m = Metrics {
             started: Instant::now(),
             last_progress_ms: AtomicI64::new(0),
+            last_connected_ms: AtomicI64::new(0),
             video_frames_encoded_total: counter(
                 "playout_video_frames_encoded_total",
                 "Video frames handed to the encoder.",
@@ -134,8 +147,47 @@ impl Metrics {
                 IntGauge::new("playout_playlist_items", "Items in the rotation.")
                     .expect("valid name"),
             ),
+            current_item_position_seconds: gauge(
+                &r,
+                "playout_current_item_position_seconds",
+                "How far into the slot on air the channel is (per the schedule).",
+            ),
+            current_item_remaining_seconds: gauge(
+                &r,
+                "playout_current_item_remaining_seconds",
+                "Time left in the slot on air (per the schedule).",
+            ),
+            av_offset_seconds: gauge(
+                &r,
+                "playout_av_offset_seconds",
+                "Audio end minus video end of the last item, before padding.",
+            ),
+            encode_speed_ratio: gauge(
+                &r,
+                "playout_encode_speed_ratio",
+                "Channel seconds encoded per wall-clock second, smoothed.",
+            ),
+            queue_depth: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "playout_queue_depth",
+                        "Items waiting between pipeline stages (frames, packets, per output).",
+                    ),
+                    &["stage"],
+                )
+                .expect("valid name"),
+            ),
+            playlist_reloads_total: by(
+                "playout_playlist_reloads_total",
+                "Playlist reloads, by result (ok, rejected).",
+                "result",
+            ),
             registry: r,
         };
+        for result in ["ok", "rejected"] {
+            m.playlist_reloads_total.with_label_values(&[result]);
+        }
         m.build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
@@ -178,6 +230,9 @@ impl Metrics {
         self.silence_seconds_total.inc_by(
             (after.silence_samples - before.silence_samples).max(0) as f64 / sample_rate as f64,
         );
+        if let Some(us) = after.last_av_offset_us {
+            self.av_offset_seconds.set(us as f64 / 1e6);
+        }
     }
 
     /// `output_time` is the channel time of the newest packet released; `clock` is now.
@@ -190,6 +245,28 @@ impl Metrics {
         self.output_connected
             .with_label_values(&[output])
             .set(up as i64);
+        if up {
+            self.saw_connected();
+        }
+    }
+
+    /// An output is connected now (called on connect and with each progress batch).
+    pub fn saw_connected(&self) {
+        self.last_connected_ms
+            .store(self.started.elapsed().as_millis() as i64, Ordering::Relaxed);
+    }
+
+    /// Time since some output was last connected, or since start if none ever was.
+    pub fn all_outputs_down_for(&self) -> std::time::Duration {
+        let now = self.started.elapsed().as_millis() as i64;
+        let last = self.last_connected_ms.load(Ordering::Relaxed);
+        std::time::Duration::from_millis((now - last).max(0) as u64)
+    }
+
+    pub fn set_queue_depth(&self, stage: &str, depth: usize) {
+        self.queue_depth
+            .with_label_values(&[stage])
+            .set(depth as i64);
     }
 
     pub fn output_reconnect(&self, output: &str) {
@@ -245,6 +322,7 @@ mod tests {
             "playout_slate_seconds_total 2",
             "playout_build_info{version=",
             "process_resident_memory_bytes",
+            "playout_playlist_reloads_total{result=\"rejected\"} 0",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

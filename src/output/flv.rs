@@ -207,6 +207,9 @@ pub fn run(spec: OutputSpec, rx: Receiver<Encoded>, metrics: Arc<Metrics>) {
         }
         if tally.last.elapsed() >= Duration::from_millis(500) {
             metrics.output_progress(name, tally.bytes, tally.dropped);
+            if session.is_some() {
+                metrics.saw_connected();
+            }
             (tally.bytes, tally.dropped, tally.last) = (0, 0, Instant::now());
         }
     }

@@ -17,6 +17,8 @@ use crate::time::{rescale, Micros, MICROS};
 
 /// How far ahead of its time a packet may leave.
 pub const LEAD: Micros = Micros::from_millis(300);
+/// How often (channel time) the pacer reports drift and queue depths.
+const REPORT_EVERY: Micros = Micros::from_millis(500);
 /// Packets an output may have queued before it counts as stalled and drops (~5 s).
 pub const OUTPUT_QUEUE: usize = 512;
 
@@ -30,6 +32,7 @@ pub fn pace(
     metrics: Arc<Metrics>,
 ) {
     let mut latest = Micros::ZERO;
+    let mut last_report: Option<Micros> = None;
     for enc in rx.iter() {
         let tb = match enc.kind {
             Kind::Video => params.video_tb,
@@ -39,7 +42,15 @@ pub fn pace(
         let at = Micros(rescale(ts, tb, MICROS));
         latest = latest.max(at);
         clock.sleep_until(at - LEAD);
-        metrics.set_drift(clock.now() + LEAD, latest);
+        let now = clock.now();
+        if last_report.is_none_or(|t| now - t >= REPORT_EVERY) {
+            last_report = Some(now);
+            metrics.set_drift(now + LEAD, latest);
+            metrics.set_queue_depth("packets", rx.len());
+            for (name, out) in &outputs {
+                metrics.set_queue_depth(&format!("output_{name}"), out.len());
+            }
+        }
         for (name, out) in &outputs {
             if paced {
                 if let Err(TrySendError::Full(_)) = out.try_send(enc.clone()) {

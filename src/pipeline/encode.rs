@@ -129,6 +129,7 @@ pub fn open(
 pub fn run(mut enc: Encoders, rx: Receiver<Media>, tx: Sender<Encoded>, metrics: Arc<Metrics>) {
     let batch = (enc.fps.num / enc.fps.den).max(1);
     let mut pending_frames = 0i64;
+    let mut speed = Speed::default();
     let mut alive = true;
     for m in rx.iter() {
         let sent = match m {
@@ -144,6 +145,10 @@ pub fn run(mut enc: Encoders, rx: Receiver<Media>, tx: Sender<Encoded>, metrics:
         alive = drain(&mut enc, &tx);
         if pending_frames >= batch {
             metrics.add_encoded_frames(pending_frames, enc.fps);
+            metrics
+                .encode_speed_ratio
+                .set(speed.update(pending_frames, enc.fps));
+            metrics.set_queue_depth("frames", rx.len());
             pending_frames = 0;
         }
         if !alive {
@@ -156,6 +161,36 @@ pub fn run(mut enc: Encoders, rx: Receiver<Media>, tx: Sender<Encoded>, metrics:
         drain(&mut enc, &tx);
     }
     metrics.add_encoded_frames(pending_frames, enc.fps);
+}
+
+/// Channel seconds encoded per wall second, as an exponentially weighted moving average of
+/// one-second batches (so one slow batch does not swing it).
+struct Speed {
+    last: std::time::Instant,
+    smoothed: Option<f64>,
+}
+
+impl Default for Speed {
+    fn default() -> Self {
+        Speed {
+            last: std::time::Instant::now(),
+            smoothed: None,
+        }
+    }
+}
+
+impl Speed {
+    fn update(&mut self, frames: i64, fps: Rational) -> f64 {
+        let wall = self.last.elapsed().as_secs_f64().max(1e-6);
+        self.last = std::time::Instant::now();
+        let ratio = frames as f64 * fps.den as f64 / fps.num as f64 / wall;
+        let s = match self.smoothed {
+            Some(prev) => prev + 0.2 * (ratio - prev),
+            None => ratio,
+        };
+        self.smoothed = Some(s);
+        s
+    }
 }
 
 /// Moves every ready packet downstream; false when nobody listens any more.

@@ -12,7 +12,7 @@ use ffmpeg_next as ff;
 
 use super::{ChannelFormat, Media};
 use crate::libav;
-use crate::time::{frames_covering, samples_at_frame};
+use crate::time::{frames_covering, rescale, samples_at_frame, MICROS};
 
 /// AAC takes 1024-sample frames; the splicer hands the encoder exactly that.
 pub const AUDIO_FRAME: usize = 1024;
@@ -60,6 +60,8 @@ pub struct SpliceStats {
     pub audio_samples: i64,
     pub held_frames: i64,
     pub silence_samples: i64,
+    /// Audio end minus video end of the last item that had both, before padding (µs).
+    pub last_av_offset_us: Option<i64>,
 }
 
 pub struct Splicer {
@@ -235,6 +237,11 @@ impl Splicer {
     /// Ends the item: pads the shorter stream so both end on the same frame boundary.
     /// Returns how many frames the item occupied.
     pub fn end_item(&mut self) -> i64 {
+        if self.item.v_started && self.item.a_started {
+            let v = rescale(self.video - self.item.v0, self.fmt.frame_tb(), MICROS);
+            let a = rescale(self.audio - self.item.a0, self.fmt.sample_tb(), MICROS);
+            self.stats.last_av_offset_us = Some(a - v);
+        }
         let covering = frames_covering(self.audio, self.fmt.fps, self.fmt.sample_rate as i64);
         let mut end = self.video.max(covering);
         if let Some(limit) = self.item.v_limit {

@@ -43,7 +43,7 @@ pub fn pace(
         latest = latest.max(at);
         clock.sleep_until(at - LEAD);
         let now = clock.now();
-        if last_report.is_none_or(|t| now - t >= REPORT_EVERY) {
+        if !matches!(last_report, Some(t) if now - t < REPORT_EVERY) {
             last_report = Some(now);
             metrics.set_drift(now + LEAD, latest);
             metrics.set_queue_depth("packets", rx.len());

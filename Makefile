@@ -3,7 +3,7 @@
 
 DEBS := libavcodec-dev libavformat-dev libavutil-dev libavfilter-dev libavdevice-dev \
         libswscale-dev libswresample-dev clang libclang-dev pkg-config ffmpeg \
-        nginx libnginx-mod-rtmp libnginx-mod-stream fonts-dejavu-core openssl
+        nginx libnginx-mod-rtmp libnginx-mod-stream fonts-dejavu-core openssl prometheus
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_MEDIA := demo-media
 DEMO_NGINX := target/demo-nginx

@@ -2,6 +2,9 @@
 //! labels (an output's configured name, a failure reason; never a file path or a URL).
 //! Stages update them in batches, not per packet.
 
+#[cfg(target_os = "linux")]
+mod process;
+
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
@@ -55,10 +58,8 @@ impl Metrics {
     pub fn new() -> Self {
         let r = Registry::new();
         #[cfg(target_os = "linux")]
-        r.register(Box::new(
-            prometheus::process_collector::ProcessCollector::for_self(),
-        ))
-        .expect("process collector registers once");
+        r.register(Box::new(process::ProcessCollector::for_self()))
+            .expect("process collector registers once");
         let counter = |n: &str, h: &str| reg(&r, IntCounter::new(n, h).expect("valid name"));
         let fcounter = |n: &str, h: &str| reg(&r, Counter::new(n, h).expect("valid name"));
         let by = |n: &str, h: &str, l: &str| {
@@ -185,8 +186,13 @@ impl Metrics {
             ),
             registry: r,
         };
+        // Every label value exists from the start at 0, so rate() and increase() see the
+        // first event instead of a series that appears at 1.
         for result in ["ok", "rejected"] {
             m.playlist_reloads_total.with_label_values(&[result]);
+        }
+        for reason in crate::pipeline::open::FailReason::ALL {
+            m.item_failures_total.with_label_values(&[reason.label()]);
         }
         m.build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
@@ -214,21 +220,19 @@ impl Metrics {
             .store(self.started.elapsed().as_millis() as i64, Ordering::Relaxed);
     }
 
-    pub fn add_slate_frames(&self, frames: i64, fps: Rational) {
-        self.slate_seconds_total
-            .inc_by(frames.max(0) as f64 * fps.den as f64 / fps.num as f64);
-    }
-
     pub fn record_splice(
         &self,
         before: &crate::pipeline::splice::SpliceStats,
         after: &crate::pipeline::splice::SpliceStats,
-        sample_rate: u32,
+        fmt: &crate::pipeline::ChannelFormat,
     ) {
+        let frame_secs = fmt.fps.den as f64 / fmt.fps.num as f64;
         self.held_frames_total
             .inc_by((after.held_frames - before.held_frames).max(0) as u64);
+        self.slate_seconds_total
+            .inc_by((after.slate_frames - before.slate_frames).max(0) as f64 * frame_secs);
         self.silence_seconds_total.inc_by(
-            (after.silence_samples - before.silence_samples).max(0) as f64 / sample_rate as f64,
+            (after.silence_samples - before.silence_samples).max(0) as f64 / fmt.sample_rate as f64,
         );
         if let Some(us) = after.last_av_offset_us {
             self.av_offset_seconds.set(us as f64 / 1e6);
@@ -267,6 +271,15 @@ impl Metrics {
         self.queue_depth
             .with_label_values(&[stage])
             .set(depth as i64);
+    }
+
+    /// Creates an output's series at 0 (and disconnected) before it first connects.
+    pub fn output_init(&self, output: &str) {
+        self.output_connected(output, false);
+        self.output_reconnects_total.with_label_values(&[output]);
+        self.output_bytes_total.with_label_values(&[output]);
+        self.output_dropped_packets_total
+            .with_label_values(&[output]);
     }
 
     pub fn output_reconnect(&self, output: &str) {
@@ -312,7 +325,18 @@ mod tests {
         m.add_encoded_frames(30, Rational::new(30, 1));
         m.item_failures_total.with_label_values(&["missing"]).inc();
         m.item_transitions_total.inc();
-        m.add_slate_frames(60, Rational::new(30, 1));
+        let fmt = crate::pipeline::ChannelFormat {
+            width: 16,
+            height: 16,
+            fps: Rational::new(30, 1),
+            sample_rate: 48000,
+            channels: 2,
+        };
+        let after = crate::pipeline::splice::SpliceStats {
+            slate_frames: 60,
+            ..Default::default()
+        };
+        m.record_splice(&Default::default(), &after, &fmt);
         let text = m.render();
         for name in [
             "playout_video_frames_encoded_total 30",

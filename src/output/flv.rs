@@ -146,7 +146,7 @@ pub fn run(spec: OutputSpec, rx: Receiver<Encoded>, metrics: Arc<Metrics>) {
         dropped: 0,
         last: Instant::now(),
     };
-    metrics.output_connected(name, false);
+    metrics.output_init(name);
     for enc in rx.iter() {
         if session.is_none() && link.due(Instant::now()) {
             if ever_tried {

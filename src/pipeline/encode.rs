@@ -163,33 +163,37 @@ pub fn run(mut enc: Encoders, rx: Receiver<Media>, tx: Sender<Encoded>, metrics:
     metrics.add_encoded_frames(pending_frames, enc.fps);
 }
 
-/// Channel seconds encoded per wall second, as an exponentially weighted moving average of
-/// one-second batches (so one slow batch does not swing it).
+/// Channel seconds encoded per wall second over the last `SPEED_WINDOW` of wall time: an
+/// average that forgets the burst of filling the queues at start within seconds, where an
+/// exponential one took half a minute.
 struct Speed {
-    last: std::time::Instant,
-    smoothed: Option<f64>,
+    window: std::collections::VecDeque<(std::time::Instant, f64)>,
+    encoded: f64,
 }
+
+const SPEED_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Default for Speed {
     fn default() -> Self {
+        let mut window = std::collections::VecDeque::new();
+        window.push_back((std::time::Instant::now(), 0.0));
         Speed {
-            last: std::time::Instant::now(),
-            smoothed: None,
+            window,
+            encoded: 0.0,
         }
     }
 }
 
 impl Speed {
     fn update(&mut self, frames: i64, fps: Rational) -> f64 {
-        let wall = self.last.elapsed().as_secs_f64().max(1e-6);
-        self.last = std::time::Instant::now();
-        let ratio = frames as f64 * fps.den as f64 / fps.num as f64 / wall;
-        let s = match self.smoothed {
-            Some(prev) => prev + 0.2 * (ratio - prev),
-            None => ratio,
-        };
-        self.smoothed = Some(s);
-        s
+        let now = std::time::Instant::now();
+        self.encoded += frames as f64 * fps.den as f64 / fps.num as f64;
+        self.window.push_back((now, self.encoded));
+        while self.window.len() > 2 && now - self.window[1].0 >= SPEED_WINDOW {
+            self.window.pop_front();
+        }
+        let (t0, e0) = self.window[0];
+        (self.encoded - e0) / (now - t0).as_secs_f64().max(1e-3)
     }
 }
 

@@ -25,6 +25,17 @@ pub enum FailReason {
 }
 
 impl FailReason {
+    pub const ALL: [FailReason; 8] = [
+        FailReason::Missing,
+        FailReason::Empty,
+        FailReason::Unreadable,
+        FailReason::NoStreams,
+        FailReason::Unsupported,
+        FailReason::Read,
+        FailReason::Decode,
+        FailReason::Truncated,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             FailReason::Missing => "missing",

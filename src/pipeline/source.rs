@@ -41,9 +41,8 @@ pub struct SourceSettings {
 /// Runs until `stop_after`, the stop flag, or the encoder going away.
 pub fn run(s: SourceSettings, tx: Sender<Media>) {
     let stop_at = s.stop_after.map(|d| frames_in(d, s.fmt.fps));
-    let mut splicer = Splicer::new(s.fmt.clone(), tx, stop_at);
+    let mut splicer = Splicer::new(s.fmt.clone(), tx, stop_at, Some(s.metrics.clone()));
     let mut prefetch: Option<Prefetch> = None;
-    let mut last_stats = splicer.stats();
     let clock = FrameClock {
         t0: s.t0,
         fps: s.fmt.fps,
@@ -65,7 +64,6 @@ pub fn run(s: SourceSettings, tx: Sender<Media>) {
         let flow = match lineup.media(slot.kind) {
             None => {
                 tracing::info!(item = %title, kind = kind.as_str(), frames, "Slate started.");
-                s.metrics.add_slate_frames(frames, s.fmt.fps);
                 splicer.fill(frames, &s.slate)
             }
             Some(m) => {
@@ -103,16 +101,9 @@ pub fn run(s: SourceSettings, tx: Sender<Media>) {
         // Whatever the item did not cover (it failed, ended early, was shorter than probed)
         // is slate: the schedule, not the media, decides when the next slot starts.
         let short = end - splicer.position_frames();
-        if short > 0 {
-            s.metrics.add_slate_frames(short, s.fmt.fps);
-            if splicer.fill(short, &s.slate) == Flow::Stop {
-                break;
-            }
+        if short > 0 && splicer.fill(short, &s.slate) == Flow::Stop {
+            break;
         }
-        let stats = splicer.stats();
-        s.metrics
-            .record_splice(&last_stats, &stats, s.fmt.sample_rate);
-        last_stats = stats;
     }
     splicer.finish();
     tracing::debug!(frames = splicer.position_frames(), "Source finished.");

@@ -7,11 +7,14 @@
 //! the shorter stream is padded up to the longer one, rounded up to a whole frame, and the
 //! audio end is pinned to `samples_at_frame(video)`: A/V cannot drift however many items play.
 
+use std::sync::Arc;
+
 use crossbeam_channel::Sender;
 use ffmpeg_next as ff;
 
 use super::{ChannelFormat, Media};
 use crate::libav;
+use crate::metrics::Metrics;
 use crate::time::{frames_covering, rescale, samples_at_frame, MICROS};
 
 /// AAC takes 1024-sample frames; the splicer hands the encoder exactly that.
@@ -51,6 +54,8 @@ struct Item {
     /// The picture repeated when video must be padded: the last frame placed, else the filler.
     hold: ff::frame::Video,
     held_frames: i64,
+    /// A slate fill: its repeated frames count as slate, not as held frames.
+    slate: bool,
 }
 
 /// Counters the source reports as metrics.
@@ -60,6 +65,8 @@ pub struct SpliceStats {
     pub audio_samples: i64,
     pub held_frames: i64,
     pub silence_samples: i64,
+    /// Frames of slate (slate slots, failures, whatever an item left uncovered).
+    pub slate_frames: i64,
     /// Audio end minus video end of the last item that had both, before padding (µs).
     pub last_av_offset_us: Option<i64>,
 }
@@ -77,10 +84,19 @@ pub struct Splicer {
     item: Item,
     closed: bool,
     stats: SpliceStats,
+    metrics: Option<Arc<Metrics>>,
+    reported: SpliceStats,
 }
 
 impl Splicer {
-    pub fn new(fmt: ChannelFormat, tx: Sender<Media>, stop_at: Option<i64>) -> Self {
+    /// `metrics`, when given, receives the counters once per second of channel time, so
+    /// they run with the stream instead of jumping at item ends.
+    pub fn new(
+        fmt: ChannelFormat,
+        tx: Sender<Media>,
+        stop_at: Option<i64>,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Self {
         let channels = fmt.channels as usize;
         let black = ff::frame::Video::new(ff::format::Pixel::YUV420P, fmt.width, fmt.height);
         Splicer {
@@ -94,6 +110,16 @@ impl Splicer {
             fifo_pts: 0,
             closed: false,
             stats: SpliceStats::default(),
+            metrics,
+            reported: SpliceStats::default(),
+        }
+    }
+
+    /// Hands the counters gathered since the last report to the metrics.
+    pub fn report(&mut self) {
+        if let Some(m) = &self.metrics {
+            m.record_splice(&self.reported, &self.stats, &self.fmt);
+            self.reported = self.stats;
         }
     }
 
@@ -262,6 +288,7 @@ impl Splicer {
     /// Plays `frames` frames of a still picture with silence (the slate).
     pub fn fill(&mut self, frames: i64, picture: &ff::frame::Video) -> Flow {
         self.begin_item(Some(frames), picture);
+        self.item.slate = true;
         self.audio_ended();
         let end = self.item.v0 + frames;
         let flow = self.pad_video_to(end);
@@ -276,6 +303,7 @@ impl Splicer {
     /// Flushes the last partial audio frame. Call once, at the end of the channel.
     pub fn finish(&mut self) {
         self.drain_fifo(true);
+        self.report();
     }
 
     fn video_limit(&self) -> i64 {
@@ -318,8 +346,12 @@ impl Splicer {
             }
             let frame = libav::share(&self.item.hold);
             self.emit_video(frame);
-            self.item.held_frames += 1;
-            self.stats.held_frames += 1;
+            if self.item.slate {
+                self.stats.slate_frames += 1;
+            } else {
+                self.item.held_frames += 1;
+                self.stats.held_frames += 1;
+            }
             if self.item.audio_done {
                 let a = self.samples_at(self.video);
                 self.pad_audio_to(a);
@@ -351,6 +383,9 @@ impl Splicer {
         frame.set_kind(ff::picture::Type::None);
         self.video += 1;
         self.stats.video_frames += 1;
+        if self.video % (self.fmt.fps.num / self.fmt.fps.den).max(1) == 0 {
+            self.report();
+        }
         if self.tx.send(Media::Video(frame)).is_err() {
             self.closed = true;
         }
@@ -400,6 +435,7 @@ impl Item {
             audio_done: false,
             hold,
             held_frames: 0,
+            slate: false,
         }
     }
 }

@@ -73,7 +73,7 @@ fn audio_total(r: &Recorded) -> i64 {
 fn setup(fps: Rational, stop: Option<i64>) -> (Splicer, Receiver<Media>) {
     ff::init().unwrap();
     let (tx, rx) = unbounded();
-    (Splicer::new(fmt(fps), tx, stop), rx)
+    (Splicer::new(fmt(fps), tx, stop, None), rx)
 }
 
 #[test]

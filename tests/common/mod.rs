@@ -2,6 +2,8 @@
 //!
 //! - `nginx`: a throwaway nginx-rtmp ingest recording every publish to FLV.
 //! - `probe`: ffprobe/ffmpeg CLI wrappers (streams, packets, frame sizes, decode errors).
+//! - `prom`: a throwaway Prometheus (scrape job `playout`, rule files) queried over its HTTP
+//!   API, `promtool`, and the dashboard's panel queries with Grafana's variables substituted.
 //! - `recording`: analysis of a recording (`analyse` -> `Report`, printable).
 //! - `expect`: `Expect` and `Report::problems`, the continuity checks.
 //! - `fixtures`: the content matrix generated with the ffmpeg CLI.
@@ -19,6 +21,7 @@ pub mod fixtures;
 pub mod live;
 pub mod nginx;
 pub mod probe;
+pub mod prom;
 pub mod proxy;
 pub mod recording;
 pub mod tls;

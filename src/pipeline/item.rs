@@ -261,29 +261,13 @@ impl Decode<'_> {
             let ts = f.timestamp().or(f.pts()).unwrap_or(self.v_origin);
             f.set_pts(Some(ts - self.v_origin));
         }
-        let Some(g) = self.vgraph.as_mut() else {
-            return Flow::Continue;
-        };
-        let pushed = if eof { g.flush() } else { g.push(f) };
-        if pushed.is_err() {
-            return Flow::Continue;
-        }
-        let mut flow = Flow::Continue;
-        loop {
-            let mut out = ff::frame::Video::empty();
-            if g.pull(&mut out).is_none() {
-                break;
-            }
-            let rel = out.pts().unwrap_or(0);
-            flow = sp.video(out, rel);
-            if flow == Flow::Stop {
-                break;
-            }
-        }
-        if eof {
-            self.vgraph = None;
-        }
-        flow
+        let input: Option<&ff::frame::Frame> = if eof { None } else { Some(f) };
+        through(
+            &mut self.vgraph,
+            input,
+            ff::frame::Video::empty,
+            |out, rel| sp.video(out, rel),
+        )
     }
 
     fn audio_frame(&mut self, f: &mut ff::frame::Audio, sp: &mut Splicer, eof: bool) -> Flow {
@@ -317,28 +301,48 @@ impl Decode<'_> {
             );
             f.set_pts(Some(rel));
         }
-        let Some(g) = self.agraph.as_mut() else {
-            return Flow::Continue;
-        };
-        let pushed = if eof { g.flush() } else { g.push(f) };
-        if pushed.is_err() {
-            return Flow::Continue;
-        }
-        let mut flow = Flow::Continue;
+        let input: Option<&ff::frame::Frame> = if eof { None } else { Some(f) };
+        through(
+            &mut self.agraph,
+            input,
+            ff::frame::Audio::empty,
+            |out, rel| sp.audio(&out, rel),
+        )
+    }
+}
+
+/// Pushes a frame — or, with `None`, the end of the stream — into a graph and places every
+/// frame it gives back (with its timestamp relative to the item's origin). The end of the
+/// stream also retires the graph.
+fn through<F: std::ops::DerefMut<Target = ff::frame::Frame>>(
+    graph: &mut Option<Graph>,
+    input: Option<&ff::frame::Frame>,
+    empty: fn() -> F,
+    mut place: impl FnMut(F, i64) -> Flow,
+) -> Flow {
+    let Some(g) = graph.as_mut() else {
+        return Flow::Continue;
+    };
+    let pushed = match input {
+        Some(f) => g.push(f),
+        None => g.flush(),
+    };
+    let mut flow = Flow::Continue;
+    if pushed.is_ok() {
         loop {
-            let mut out = ff::frame::Audio::empty();
+            let mut out = empty();
             if g.pull(&mut out).is_none() {
                 break;
             }
             let rel = out.pts().unwrap_or(0);
-            flow = sp.audio(&out, rel);
+            flow = place(out, rel);
             if flow == Flow::Stop {
                 break;
             }
         }
-        if eof {
-            self.agraph = None;
-        }
-        flow
     }
+    if input.is_none() {
+        *graph = None;
+    }
+    flow
 }

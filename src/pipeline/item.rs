@@ -39,6 +39,11 @@ struct Decode<'a> {
     interlaced: bool,
     vgraph: Option<Graph>,
     agraph: Option<Graph>,
+    /// Where the last video frame fed ends (relative, stream timebase): the graph is closed
+    /// there, so the frame-rate filter knows the last frame's duration and emits it.
+    v_end: Option<i64>,
+    /// A frame's duration when the decoder does not say (from the stream's rate).
+    v_frame: i64,
 }
 
 /// What part of an item to play: from `start` in the file, for `frames` channel frames (the
@@ -84,6 +89,16 @@ pub fn play(
         interlaced: o.info.video.as_ref().is_some_and(|v| v.interlaced),
         vgraph: None,
         agraph: None,
+        v_end: None,
+        v_frame: {
+            let fps = o
+                .info
+                .video
+                .as_ref()
+                .and_then(|v| v.fps)
+                .unwrap_or(Rational::new(25, 1));
+            rescale(1, fps.invert(), v_tb).max(1)
+        },
     };
     if vi.is_none() {
         sp.video_ended();
@@ -259,9 +274,16 @@ impl Decode<'_> {
                 }
             }
             let ts = f.timestamp().or(f.pts()).unwrap_or(self.v_origin);
-            f.set_pts(Some(ts - self.v_origin));
+            let rel = ts - self.v_origin;
+            f.set_pts(Some(rel));
+            let d = f.packet().duration;
+            self.v_end = Some(rel + if d > 0 { d } else { self.v_frame });
         }
-        let input: Option<&ff::frame::Frame> = if eof { None } else { Some(f) };
+        let input = if eof {
+            Feed::End(self.v_end)
+        } else {
+            Feed::Frame(f)
+        };
         through(
             &mut self.vgraph,
             input,
@@ -301,7 +323,7 @@ impl Decode<'_> {
             );
             f.set_pts(Some(rel));
         }
-        let input: Option<&ff::frame::Frame> = if eof { None } else { Some(f) };
+        let input = if eof { Feed::End(None) } else { Feed::Frame(f) };
         through(
             &mut self.agraph,
             input,
@@ -311,21 +333,30 @@ impl Decode<'_> {
     }
 }
 
-/// Pushes a frame — or, with `None`, the end of the stream — into a graph and places every
-/// frame it gives back (with its timestamp relative to the item's origin). The end of the
-/// stream also retires the graph.
+/// What goes into a filter graph: a frame, or the end of the stream (at a known time, or
+/// wherever the last frame was).
+enum Feed<'a> {
+    Frame(&'a ff::frame::Frame),
+    End(Option<i64>),
+}
+
+/// Pushes a frame or the end of the stream into a graph and places every frame it gives back
+/// (with its timestamp relative to the item's origin). The end of the stream also retires
+/// the graph.
 fn through<F: std::ops::DerefMut<Target = ff::frame::Frame>>(
     graph: &mut Option<Graph>,
-    input: Option<&ff::frame::Frame>,
+    input: Feed,
     empty: fn() -> F,
     mut place: impl FnMut(F, i64) -> Flow,
 ) -> Flow {
     let Some(g) = graph.as_mut() else {
         return Flow::Continue;
     };
+    let end = matches!(input, Feed::End(_));
     let pushed = match input {
-        Some(f) => g.push(f),
-        None => g.flush(),
+        Feed::Frame(f) => g.push(f),
+        Feed::End(Some(pts)) => g.close(pts),
+        Feed::End(None) => g.flush(),
     };
     let mut flow = Flow::Continue;
     if pushed.is_ok() {
@@ -341,7 +372,7 @@ fn through<F: std::ops::DerefMut<Target = ff::frame::Frame>>(
             }
         }
     }
-    if input.is_none() {
+    if end {
         *graph = None;
     }
     flow

@@ -123,6 +123,16 @@ impl Graph {
             .add(frame)
     }
 
+    /// Ends the stream at `pts` (the input timebase): filters that need to know how long the
+    /// last frame lasts (the frame-rate filter) see it end there.
+    pub fn close(&mut self, pts: i64) -> Result<(), ff::Error> {
+        self.graph
+            .get("in")
+            .expect("graph has an input")
+            .source()
+            .close(pts)
+    }
+
     pub fn flush(&mut self) -> Result<(), ff::Error> {
         self.graph
             .get("in")

@@ -10,6 +10,9 @@
 //! - `channel`: `outputs:` YAML and the checks of one publish session of a multi-session run.
 //! - `tls`: a throwaway certificate for nginx's TLS front (`Nginx::start_with_tls`).
 //! - `proxy`: a loopback TCP proxy that can stop forwarding (`pause`/`resume`).
+//! - `timeline`: clips whose frames carry their number, frame grids, times, the state file
+//!   and `events:` for the scheduled-live tests (events, resume, epg); `guide`: their
+//!   guide listings (slots, tiling) and XMLTV.
 //! - `watch`: timestamped publish events (`PublishWatch`) and HTTP scrapes (`Scraper`).
 //! - `live`: `Playout`, the binary running in the background with timestamped stderr lines.
 //! - here: YAML writers for channel and playlist files, and `run_playout`.
@@ -18,12 +21,14 @@
 pub mod channel;
 pub mod expect;
 pub mod fixtures;
+pub mod guide;
 pub mod live;
 pub mod nginx;
 pub mod probe;
 pub mod prom;
 pub mod proxy;
 pub mod recording;
+pub mod timeline;
 pub mod tls;
 pub mod watch;
 

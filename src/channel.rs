@@ -13,7 +13,7 @@ use crossbeam_channel::bounded;
 
 use crate::clock::{Clock, SimulatedClock, SystemClock};
 use crate::config::{redact_url, Channel, OutputConfig};
-use crate::lineup::Timeline;
+use crate::lineup::{Lineup, Timeline, TimelineCell};
 use crate::metrics::Metrics;
 use crate::output::{self, flv};
 use crate::pipeline::{encode, slate, source, ChannelFormat, FRAME_QUEUE};
@@ -37,6 +37,10 @@ impl ChannelOrigin {
 }
 
 pub struct RunOptions {
+    /// Where the source publishes the timeline (the API reads it).
+    pub cell: Arc<TimelineCell>,
+    /// Reloaded lineups for the source to adopt.
+    pub updates: crossbeam_channel::Receiver<Arc<Lineup>>,
     /// Replace the channel file's outputs.
     pub outputs: Vec<String>,
     pub stop_after: Option<Micros>,
@@ -160,8 +164,9 @@ pub fn start(
     );
     let settings = source::SourceSettings {
         fmt,
-        lineup: timeline.lineup,
-        anchor: timeline.anchor,
+        timeline,
+        cell: opts.cell,
+        updates: opts.updates,
         t0: origin.wall,
         // Simulated time is not wall time: an unpaced run must not move a real channel's
         // anchor.

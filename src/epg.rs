@@ -6,7 +6,7 @@ use std::fmt::Write;
 use serde_json::{json, Value};
 
 use crate::lineup::{Kind, Timeline};
-use crate::schedule::{resolve, rfc3339, slots};
+use crate::schedule::rfc3339;
 use crate::time::Micros;
 
 /// One programme of the guide: `[start, stop)`.
@@ -27,11 +27,11 @@ pub const MAX_PROGRAMMES: usize = 5000;
 /// `MAX_PROGRAMMES`: a window that would hold more is listed from its start.
 pub fn programmes(t: &Timeline, from: Micros, span: Micros) -> Vec<Programme> {
     let to = from + span.max(Micros(1));
-    slots(&t.lineup.schedule, t.anchor, from, to, MAX_PROGRAMMES)
+    t.slots(from, to, MAX_PROGRAMMES)
         .into_iter()
-        .filter(|s| s.end > from && s.start < to)
-        .map(|s| {
-            let (title, kind) = t.lineup.describe(s.kind);
+        .filter(|(s, _)| s.end > from && s.start < to)
+        .map(|(s, lineup)| {
+            let (title, kind) = lineup.describe(s.kind);
             Programme {
                 title: title.to_string(),
                 kind,
@@ -59,13 +59,13 @@ pub fn to_json(ps: &[Programme]) -> Value {
 
 /// `GET /api/v1/now`: what is on at `now` and what follows.
 pub fn now(t: &Timeline, now: Micros, following: usize) -> Value {
-    let cur = resolve(&t.lineup.schedule, t.anchor, now);
-    let (title, kind) = t.lineup.describe(cur.kind);
+    let (cur, lineup) = t.resolve(now);
+    let (title, kind) = lineup.describe(cur.kind);
     let mut next = Vec::new();
     let mut at = cur.end;
     for _ in 0..following {
-        let s = resolve(&t.lineup.schedule, t.anchor, at);
-        let (title, kind) = t.lineup.describe(s.kind);
+        let (s, lineup) = t.resolve(at);
+        let (title, kind) = lineup.describe(s.kind);
         next.push(json!({
             "title": title,
             "kind": kind.as_str(),
@@ -199,7 +199,7 @@ mod tests {
                 },
                 Entry {
                     title: "Break".into(),
-                    kind: EntryKind::Slate,
+                    kind: EntryKind::Slate(1),
                     duration: Micros::from_secs(5),
                 },
             ],
@@ -210,17 +210,17 @@ mod tests {
             }],
             tz: chrono_tz::UTC,
         };
-        Timeline {
-            lineup: Arc::new(Lineup {
+        Timeline::new(
+            Arc::new(Lineup {
                 playlist: Arc::new(playlist),
                 schedule,
                 fingerprint: "x".into(),
             }),
-            anchor: Anchor {
+            Anchor {
                 at: parse_instant("2026-01-01T00:00:00Z").unwrap(),
                 index: 0,
             },
-        }
+        )
     }
 
     #[test]

@@ -20,7 +20,8 @@ use crate::clock::wall_now;
 use crate::epg;
 use crate::lineup::TimelineCell;
 use crate::metrics::Metrics;
-use crate::schedule::{parse_instant, resolve};
+use crate::reload::ReloadStatus;
+use crate::schedule::parse_instant;
 use crate::time::Micros;
 
 /// Encoding that has made no progress, or every output down, for this long makes `/healthz`
@@ -36,6 +37,7 @@ pub struct State {
     pub metrics: Arc<Metrics>,
     pub timeline: Arc<TimelineCell>,
     pub channel: String,
+    pub reload: Arc<ReloadStatus>,
 }
 
 /// The longest window `/api/v1/schedule` lists.
@@ -82,7 +84,7 @@ fn route<B>(req: &Request<B>, state: &State) -> Response<Full<Bytes>> {
             // What is on air comes from the schedule, computed when asked.
             let t = state.timeline.get();
             let now = wall_now();
-            let slot = resolve(&t.lineup.schedule, t.anchor, now);
+            let (slot, _) = t.resolve(now);
             metrics
                 .current_item_position_seconds
                 .set((now - slot.start).as_secs_f64());
@@ -117,16 +119,20 @@ fn route<B>(req: &Request<B>, state: &State) -> Response<Full<Bytes>> {
                     "application/json",
                     serde_json::json!({ "status": "unhealthy", "reason": reason }).to_string(),
                 ),
-                None => text(
-                    StatusCode::OK,
-                    "application/json",
-                    r#"{"status":"ok"}"#.into(),
-                ),
+                None => {
+                    let mut v = serde_json::json!({ "status": "ok" });
+                    if let Some(e) = state.reload.last_error() {
+                        v["reload_error"] = e.into();
+                    }
+                    json_ok(v)
+                }
             }
         }
         "/api/v1/now" => {
             let t = state.timeline.get();
-            json_ok(epg::now(&t, wall_now(), 5))
+            let mut v = epg::now(&t, wall_now(), 5);
+            v["reload_error"] = state.reload.last_error().into();
+            json_ok(v)
         }
         "/api/v1/schedule" => match window(req.uri().query().unwrap_or("")) {
             Ok((from, span)) => {

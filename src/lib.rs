@@ -39,6 +39,7 @@ pub mod output;
 pub mod pipeline;
 pub mod playlist;
 pub mod probe;
+pub mod reload;
 pub mod schedule;
 pub mod state;
 pub mod time;

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use crate::pipeline::open::probe_info;
 use crate::playlist::{Item, MediaItem, Playlist};
-use crate::schedule::{Anchor, Entry, EntryKind, Event, Schedule, SlotKind};
+use crate::schedule::{resolve, slots, Anchor, Entry, EntryKind, Event, Schedule, Slot, SlotKind};
 use crate::time::Micros;
 
 /// How long a still image shows when its item gives neither `duration` nor `out`.
@@ -32,9 +32,84 @@ pub struct Lineup {
 pub struct Timeline {
     pub lineup: Arc<Lineup>,
     pub anchor: Anchor,
+    /// The timeline this one replaced (a reload), which still answers for times before
+    /// `anchor`: the source adopts a new lineup a few seconds ahead of the clock, and what is
+    /// on air until then was scheduled by the old one.
+    pub before: Option<Arc<Timeline>>,
 }
 
 impl Timeline {
+    pub fn new(lineup: Arc<Lineup>, anchor: Anchor) -> Self {
+        Timeline {
+            lineup,
+            anchor,
+            before: None,
+        }
+    }
+
+    /// A reload: `lineup` takes over at `anchor`; this timeline answers for earlier times.
+    pub fn succeed(&self, lineup: Arc<Lineup>, anchor: Anchor) -> Timeline {
+        let mut before = self.clone();
+        before.before = None;
+        Timeline {
+            lineup,
+            anchor,
+            before: Some(Arc::new(before)),
+        }
+    }
+
+    /// The timeline (this or the one it replaced) that schedules `t`.
+    fn at(&self, t: Micros) -> &Timeline {
+        match &self.before {
+            Some(b) if t < self.anchor.at => b,
+            _ => self,
+        }
+    }
+
+    /// The slot playing at `t`, with the lineup that describes it.
+    pub fn resolve(&self, t: Micros) -> (Slot, &Lineup) {
+        let tl = self.at(t);
+        let mut slot = resolve(&tl.lineup.schedule, tl.anchor, t);
+        if !std::ptr::eq(tl, self) {
+            // The old timeline's slot ends where the new one takes over.
+            slot.end = slot.end.min(self.anchor.at);
+        }
+        (slot, &tl.lineup)
+    }
+
+    /// The slots that tile `[from, to)` (at most `max`), with their lineups.
+    pub fn slots(&self, from: Micros, to: Micros, max: usize) -> Vec<(Slot, &Lineup)> {
+        let mut out: Vec<(Slot, &Lineup)> = Vec::new();
+        let mut start = from;
+        if let Some(b) = self.before.as_ref().filter(|_| from < self.anchor.at) {
+            let until = to.min(self.anchor.at);
+            for mut sl in slots(&b.lineup.schedule, b.anchor, from, until, max) {
+                if sl.start >= self.anchor.at {
+                    break;
+                }
+                sl.end = sl.end.min(self.anchor.at);
+                start = sl.end;
+                out.push((sl, &b.lineup));
+            }
+        }
+        if start < to && out.len() < max {
+            let handover = !out.is_empty();
+            for mut sl in slots(
+                &self.lineup.schedule,
+                self.anchor,
+                start,
+                to,
+                max - out.len(),
+            ) {
+                if handover {
+                    sl.start = sl.start.max(self.anchor.at);
+                }
+                out.push((sl, &self.lineup));
+            }
+        }
+        out
+    }
+
     /// The anchor saved in `state_file` if it belongs to this lineup, else a fresh one that
     /// starts the rotation at `now`.
     pub fn resume(lineup: Arc<Lineup>, state_file: Option<&std::path::Path>, now: Micros) -> Self {
@@ -46,7 +121,7 @@ impl Timeline {
             }
             _ => Anchor { at: now, index: 0 },
         };
-        Timeline { lineup, anchor }
+        Timeline::new(lineup, anchor)
     }
 }
 
@@ -95,7 +170,7 @@ impl Lineup {
                 let e = &self.schedule.rotation[i];
                 let k = match e.kind {
                     EntryKind::Media(_) => Kind::Item,
-                    EntryKind::Slate => Kind::Slate,
+                    EntryKind::Slate(_) => Kind::Slate,
                 };
                 (&e.title, k)
             }
@@ -112,11 +187,53 @@ impl Lineup {
                     Item::Media(m) => Some(m),
                     Item::Slate(_) => None,
                 },
-                EntryKind::Slate => None,
+                EntryKind::Slate(_) => None,
             },
             SlotKind::Gap => None,
             SlotKind::Event(i) => Some(&self.playlist.events[i].media),
         }
+    }
+}
+
+/// Where the rotation goes on after a reload: after the item that played last (`last`, a
+/// rotation index of `old`) in the *new* list, matched by what it plays (path, in and out; a
+/// slate by its length and title); if it is gone, with the item now at its old position.
+pub fn continue_index(old: &Lineup, new: &Lineup, last: Option<usize>) -> usize {
+    let n = new.schedule.rotation.len();
+    if n == 0 {
+        return 0;
+    }
+    let Some(entry) = last.and_then(|i| old.schedule.rotation.get(i)) else {
+        return 0;
+    };
+    let old_pos = entry.kind.item();
+    let same = |item: &Item| match (&old.playlist.items[old_pos], item) {
+        (Item::Media(a), Item::Media(b)) => {
+            a.path == b.path && a.in_point == b.in_point && a.out_point == b.out_point
+        }
+        (Item::Slate(a), Item::Slate(b)) => a.duration == b.duration && a.title == b.title,
+        _ => false,
+    };
+    // The rotation entry playing the first playlist item at or after `pos` (wrapping).
+    let from_item = |pos: usize| {
+        let items = new.playlist.items.len().max(1);
+        (0..items)
+            .map(|k| (pos + k) % items)
+            .find_map(|p| {
+                new.schedule
+                    .rotation
+                    .iter()
+                    .position(|e| e.kind.item() == p)
+            })
+            .unwrap_or(0)
+    };
+    // Several equal items: take the one nearest the old position.
+    let found = (0..new.playlist.items.len())
+        .filter(|&p| same(&new.playlist.items[p]))
+        .min_by_key(|&p| p.abs_diff(old_pos));
+    match found {
+        Some(p) => from_item(p + 1),
+        None => from_item(old_pos),
     }
 }
 
@@ -186,7 +303,7 @@ pub fn build(
     for (i, item) in playlist.items.iter().enumerate() {
         let (kind, duration) = match item {
             Item::Media(m) => (EntryKind::Media(i), durations.length(m, unplayable)),
-            Item::Slate(s) => (EntryKind::Slate, s.duration),
+            Item::Slate(s) => (EntryKind::Slate(i), s.duration),
         };
         if duration > Micros::ZERO {
             rotation.push(Entry {
@@ -253,4 +370,101 @@ fn fingerprint(playlist: &Playlist, s: &Schedule) -> String {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::playlist::SlateItem;
+    use crate::schedule::parse_instant;
+
+    fn media(t: &str) -> Item {
+        Item::Media(MediaItem {
+            path: format!("/m/{t}.mp4").into(),
+            title: t.into(),
+            in_point: Micros::ZERO,
+            out_point: None,
+            duration: Some(Micros::from_secs(10)),
+        })
+    }
+
+    fn lineup(items: Vec<Item>) -> Lineup {
+        let playlist = Arc::new(Playlist {
+            file: "/p.yaml".into(),
+            items,
+            events: vec![],
+        });
+        build(
+            playlist,
+            chrono_tz::UTC,
+            Micros::from_secs(2),
+            &mut Durations::default(),
+        )
+    }
+
+    fn title_at(l: &Lineup, i: usize) -> &str {
+        &l.schedule.rotation[i].title
+    }
+
+    #[test]
+    fn after_a_reload_the_rotation_follows_the_new_list() {
+        let old = lineup(vec![media("A"), media("B"), media("C")]);
+        // Reordered: after A comes C in the new list.
+        let new = lineup(vec![media("A"), media("C"), media("B")]);
+        assert_eq!(title_at(&new, continue_index(&old, &new, Some(0))), "C");
+        // B (on air) deleted: the item now at B's position.
+        let new = lineup(vec![media("A"), media("C")]);
+        assert_eq!(title_at(&new, continue_index(&old, &new, Some(1))), "C");
+        // C (last) deleted: wraps to the start.
+        let new = lineup(vec![media("A"), media("B")]);
+        assert_eq!(title_at(&new, continue_index(&old, &new, Some(2))), "A");
+        // A new item after A.
+        let new = lineup(vec![media("A"), media("X"), media("B"), media("C")]);
+        assert_eq!(title_at(&new, continue_index(&old, &new, Some(0))), "X");
+        // Slates match by length and title.
+        let s = |d| {
+            Item::Slate(SlateItem {
+                duration: Micros::from_secs(d),
+                title: "Break".into(),
+            })
+        };
+        let old = lineup(vec![media("A"), s(5), media("B")]);
+        let new = lineup(vec![s(5), media("B"), media("A")]);
+        assert_eq!(title_at(&new, continue_index(&old, &new, Some(1))), "B");
+        assert_eq!(continue_index(&old, &new, None), 0);
+    }
+
+    #[test]
+    fn a_succeeded_timeline_keeps_the_past_and_tiles_across_the_handover() {
+        let at = |s| parse_instant(s).unwrap();
+        let old = Timeline::new(
+            Arc::new(lineup(vec![media("A"), media("B")])),
+            Anchor {
+                at: at("2026-01-01T00:00:00Z"),
+                index: 0,
+            },
+        );
+        let new = old.succeed(
+            Arc::new(lineup(vec![media("X")])),
+            Anchor {
+                at: at("2026-01-01T00:00:25Z"),
+                index: 0,
+            },
+        );
+        // The files do not exist, so each item holds the 2 s failure slate: A B A B …
+        // Before the handover the old lineup answers, cut at the handover.
+        let (slot, l) = new.resolve(at("2026-01-01T00:00:24.5Z"));
+        assert_eq!(l.describe(slot.kind).0, "A");
+        assert_eq!(slot.start, at("2026-01-01T00:00:24Z"));
+        assert_eq!(slot.end, at("2026-01-01T00:00:25Z"));
+        let (slot, l) = new.resolve(at("2026-01-01T00:00:26Z"));
+        assert_eq!(l.describe(slot.kind).0, "X");
+        let v = new.slots(at("2026-01-01T00:00:21Z"), at("2026-01-01T00:00:30Z"), 100);
+        for w in v.windows(2) {
+            assert_eq!(w[0].0.end, w[1].0.start, "tiles across the handover");
+        }
+        let titles: Vec<&str> = v.iter().map(|(s, l)| l.describe(s.kind).0).collect();
+        assert_eq!(titles, ["A", "B", "A", "X", "X", "X"]);
+        assert_eq!(v[3].0.start, at("2026-01-01T00:00:25Z"));
+    }
 }

@@ -17,6 +17,7 @@ use playout::lineup::{self, Durations, Timeline, TimelineCell};
 use playout::metrics::Metrics;
 use playout::pipeline::ChannelFormat;
 use playout::playlist::Playlist;
+use playout::reload::{self, ReloadStatus, Reloader};
 use playout::time::{Micros, Rational};
 
 #[derive(Parser)]
@@ -151,6 +152,32 @@ fn run(
     );
     let timeline_cell = Arc::new(TimelineCell::new(timeline.clone()));
     let metrics = Arc::new(Metrics::new());
+    let reload_status = Arc::new(ReloadStatus::default());
+    // Reloads: file changes and SIGHUP ask, the reload thread validates and builds, the
+    // source adopts.
+    let (update_tx, update_rx) = crossbeam_channel::bounded(4);
+    let (request_tx, request_rx) = crossbeam_channel::bounded(1);
+    let reloader = Reloader {
+        channel: channel.clone(),
+        durations,
+        updates: update_tx,
+        metrics: metrics.clone(),
+        status: reload_status.clone(),
+    };
+    std::thread::Builder::new()
+        .name("reload".into())
+        .spawn(move || reload::run(reloader, request_rx))
+        .context("starting the reload thread")?;
+    let _watcher = match reload::watch(
+        &[channel.file.clone(), channel.playlist.clone()],
+        request_tx.clone(),
+    ) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(error = %e, "Cannot watch the channel and playlist files; SIGHUP still reloads.");
+            None
+        }
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -167,9 +194,20 @@ fn run(
             metrics: metrics.clone(),
             timeline: timeline_cell.clone(),
             channel: channel.name.clone(),
+            reload: reload_status.clone(),
         });
         runtime.spawn(playout::http::serve(listener, state));
     }
+    #[cfg(unix)]
+    runtime.spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut hup) = signal(SignalKind::hangup()) {
+            while hup.recv().await.is_some() {
+                tracing::info!("Reloading: SIGHUP received.");
+                let _ = request_tx.try_send(());
+            }
+        }
+    });
     let s = stop.clone();
     runtime.spawn(async move {
         wait_for_signal().await;
@@ -182,6 +220,8 @@ fn run(
         timeline,
         origin,
         RunOptions {
+            cell: timeline_cell,
+            updates: update_rx,
             outputs,
             stop_after,
             paced,

@@ -27,8 +27,17 @@ pub struct Entry {
 pub enum EntryKind {
     /// A media item of the playlist, by its index in `items`.
     Media(usize),
-    /// An explicit `slate:` item.
-    Slate,
+    /// An explicit `slate:` item of the playlist, by its index in `items`.
+    Slate(usize),
+}
+
+impl EntryKind {
+    /// The entry's index in the playlist's `items`.
+    pub fn item(self) -> usize {
+        match self {
+            EntryKind::Media(i) | EntryKind::Slate(i) => i,
+        }
+    }
 }
 
 /// When an event happens.

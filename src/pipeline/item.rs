@@ -54,12 +54,15 @@ pub struct Take {
     pub frames: i64,
 }
 
+/// `cut` is asked now and then (with the current frame) whether the item must end sooner
+/// (a reload brought an event); it answers with the frame to end at.
 pub fn play(
     mut o: Opened,
     item: &MediaItem,
     take: Take,
     sp: &mut Splicer,
     s: &SourceSettings,
+    cut: &mut dyn FnMut(i64) -> Option<i64>,
 ) -> Outcome {
     let fps = s.fmt.fps;
     let limit_frames = Some(take.frames);
@@ -119,9 +122,16 @@ pub fn play(
     let mut flow = Flow::Continue;
     let mut video_open = vi.is_some();
     let mut packet = ff::Packet::empty();
+    let mut packets = 0u32;
     while flow == Flow::Continue {
         if s.stop.load(Ordering::Relaxed) {
             return Outcome::Stopped;
+        }
+        packets += 1;
+        if packets % 64 == 0 {
+            if let Some(end) = cut(sp.position_frames()) {
+                sp.cut_at(end);
+            }
         }
         match packet.read(&mut o.input) {
             Ok(()) => read_errors = 0,

@@ -5,6 +5,7 @@
 //! time is the event's time. Anything that cannot play becomes slate, a log line naming the
 //! file and the reason, and a metric — never a stop.
 
+use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -16,16 +17,20 @@ use super::item::{play, Outcome, Take};
 use super::open::{open, OpenError, Opened};
 use super::splice::{Flow, Splicer};
 use super::{ChannelFormat, Media};
-use crate::lineup::Lineup;
+use crate::lineup::{continue_index, Lineup, Timeline, TimelineCell};
 use crate::metrics::Metrics;
-use crate::schedule::{resolve, Anchor, Slot};
+use crate::schedule::{occurrence_at_or_after, resolve, rfc3339, Anchor, Slot, SlotKind};
 use crate::state::{self, SavedState};
 use crate::time::{frames_in, rescale, Micros, MICROS};
 
 pub struct SourceSettings {
     pub fmt: ChannelFormat,
-    pub lineup: Arc<Lineup>,
-    pub anchor: Anchor,
+    /// Where the channel starts; the source owns it from then on.
+    pub timeline: Timeline,
+    /// Where the source publishes the timeline after adopting a reload (the API reads it).
+    pub cell: Arc<TimelineCell>,
+    /// Reloaded lineups from the reloader.
+    pub updates: Receiver<Arc<Lineup>>,
     /// The channel time (Unix µs) of frame 0 of this run.
     pub t0: Micros,
     /// Where to keep the anchor across restarts (none for unpaced runs: simulated time).
@@ -47,24 +52,50 @@ pub fn run(s: SourceSettings, tx: Sender<Media>) {
         t0: s.t0,
         fps: s.fmt.fps,
     };
-    let lineup = s.lineup.clone();
+    // The source owns the timeline: it adopts a reloaded lineup at a boundary and publishes
+    // the result for the API.
+    let mut tl = s.timeline.clone();
+    let mut last_rotation: Option<usize> = None;
+    let watch = Updates {
+        rx: &s.updates,
+        pending: RefCell::new(None),
+    };
     while !(s.stop.load(Ordering::Relaxed) || splicer.is_done()) {
         let pos = clock.time_of(splicer.position_frames());
-        let mut slot = resolve(&lineup.schedule, s.anchor, pos);
+        if let Some(new) = watch.take() {
+            let index = continue_index(&tl.lineup, &new, last_rotation);
+            tl = tl.succeed(new, Anchor { at: pos, index });
+            s.cell.set(tl.clone());
+            tracing::info!(at = %rfc3339(pos), next = %tl.lineup.schedule.rotation.get(index).map(|e| e.title.as_str()).unwrap_or("-"), "Playlist change takes effect.");
+        }
+        let lineup = tl.lineup.clone();
+        let mut slot = resolve(&lineup.schedule, tl.anchor, pos);
         let mut end = clock.frame_at(slot.end);
         if end <= splicer.position_frames() {
             // The slot ends inside this frame: the frame belongs to what follows.
-            slot = resolve(&lineup.schedule, s.anchor, slot.end);
+            slot = resolve(&lineup.schedule, tl.anchor, slot.end);
             end = clock.frame_at(slot.end).max(splicer.position_frames() + 1);
         }
-        let frames = end - splicer.position_frames();
+        if let SlotKind::Rotation(i) = slot.kind {
+            last_rotation = Some(i);
+        }
         let (title, kind) = lineup.describe(slot.kind);
         s.metrics.item_transitions_total.inc();
-        save_state(&s, &lineup, title, &slot);
+        save_state(&s, &tl, title, &slot);
+        // An event added by a reload while this slot plays cuts it at the event's time.
+        let cut = Cell::new(end);
+        let mut check = |at: i64| -> Option<i64> {
+            let ev = watch.next_event(clock.time_of(at))?;
+            let f = clock.frame_at(ev).max(at + 1);
+            (f < cut.get()).then(|| {
+                cut.set(f);
+                f
+            })
+        };
         let flow = match lineup.media(slot.kind) {
             None => {
-                tracing::info!(item = %title, kind = kind.as_str(), frames, "Slate started.");
-                splicer.fill(frames, &s.slate)
+                tracing::info!(item = %title, kind = kind.as_str(), frames = end - splicer.position_frames(), "Slate started.");
+                fill_checked(&mut splicer, &cut, &s.slate, &mut check, s.fmt.fps)
             }
             Some(m) => {
                 let start = m.in_point + (pos - slot.start).max(Micros::ZERO);
@@ -73,12 +104,13 @@ pub fn run(s: SourceSettings, tx: Sender<Media>) {
                     _ => open(&m.path, start),
                 };
                 // Open what comes next while this plays.
-                let next = resolve(&lineup.schedule, s.anchor, slot.end);
+                let next = resolve(&lineup.schedule, tl.anchor, slot.end);
                 prefetch = lineup
                     .media(next.kind)
                     .map(|n| Prefetch::spawn(n.path.clone(), n.in_point));
+                let frames = end - splicer.position_frames();
                 let outcome = match opened {
-                    Ok(o) => play(o, m, Take { start, frames }, &mut splicer, &s),
+                    Ok(o) => play(o, m, Take { start, frames }, &mut splicer, &s, &mut check),
                     Err(e) => Outcome::Failed(e),
                 };
                 match outcome {
@@ -100,13 +132,66 @@ pub fn run(s: SourceSettings, tx: Sender<Media>) {
         }
         // Whatever the item did not cover (it failed, ended early, was shorter than probed)
         // is slate: the schedule, not the media, decides when the next slot starts.
-        let short = end - splicer.position_frames();
-        if short > 0 && splicer.fill(short, &s.slate) == Flow::Stop {
+        if fill_checked(&mut splicer, &cut, &s.slate, &mut check, s.fmt.fps) == Flow::Stop {
             break;
         }
     }
     splicer.finish();
     tracing::debug!(frames = splicer.position_frames(), "Source finished.");
+}
+
+/// Slate up to the frame in `end`, a second at a time, so that a reload that brings an event
+/// inside this stretch can move `end` earlier.
+fn fill_checked(
+    sp: &mut Splicer,
+    end: &Cell<i64>,
+    slate: &ff::frame::Video,
+    check: &mut dyn FnMut(i64) -> Option<i64>,
+    fps: crate::time::Rational,
+) -> Flow {
+    let chunk = (fps.num / fps.den).max(1);
+    loop {
+        check(sp.position_frames());
+        let left = end.get() - sp.position_frames();
+        if left <= 0 {
+            return Flow::Continue;
+        }
+        if sp.fill(left.min(chunk), slate) == Flow::Stop {
+            return Flow::Stop;
+        }
+    }
+}
+
+/// Lineups sent by the reloader, taken at boundaries; events in one not yet taken already
+/// count (an event added for ten seconds from now must happen).
+struct Updates<'a> {
+    rx: &'a Receiver<Arc<Lineup>>,
+    pending: RefCell<Option<Arc<Lineup>>>,
+}
+
+impl Updates<'_> {
+    fn poll(&self) {
+        while let Ok(l) = self.rx.try_recv() {
+            *self.pending.borrow_mut() = Some(l);
+        }
+    }
+
+    fn take(&self) -> Option<Arc<Lineup>> {
+        self.poll();
+        self.pending.borrow_mut().take()
+    }
+
+    /// The first event of the pending lineup starting after `t`.
+    fn next_event(&self, t: Micros) -> Option<Micros> {
+        self.poll();
+        let p = self.pending.borrow();
+        let l = p.as_ref()?;
+        l.schedule
+            .events
+            .iter()
+            .filter_map(|e| occurrence_at_or_after(e.when, l.schedule.tz, Micros(t.0 + 1)))
+            .min()
+    }
 }
 
 /// Maps frame numbers of this run to channel time and back, exactly.
@@ -126,9 +211,9 @@ impl FrameClock {
     }
 }
 
-fn save_state(s: &SourceSettings, lineup: &Lineup, title: &str, slot: &Slot) {
+fn save_state(s: &SourceSettings, tl: &Timeline, title: &str, slot: &Slot) {
     let Some(path) = &s.state_file else { return };
-    let saved = SavedState::new(s.anchor, &lineup.fingerprint, title, slot.start);
+    let saved = SavedState::new(tl.anchor, &tl.lineup.fingerprint, title, slot.start);
     if let Err(e) = state::save(path, &saved) {
         tracing::warn!(file = %path.display(), error = %e, "Cannot write the state file; a restart will not resume.");
     }

@@ -279,6 +279,12 @@ impl Splicer {
         self.video - self.item.v0
     }
 
+    /// Ends the item at channel frame `frame` at the latest (an event comes).
+    pub fn cut_at(&mut self, frame: i64) {
+        let frame = frame.max(self.video);
+        self.item.v_limit = Some(self.item.v_limit.map_or(frame, |l| l.min(frame)));
+    }
+
     /// Holds the picture on screen until the item is `frames` long (still images).
     pub fn hold_until(&mut self, frames: i64) -> Flow {
         let end = self.item.v0 + frames;

@@ -1,0 +1,185 @@
+//! Hot reload: the channel and playlist files are watched (and SIGHUP asks too); a burst of
+//! changes ends in one reload of the final content. Each reload parses and validates the files
+//! and builds a new lineup off the media path; a good one is handed to the source thread,
+//! which adopts it at its next boundary. A bad one is rejected: the playlist on air plays on
+//! untouched, and the error stays visible (log, metric, API) until a good edit clears it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+use crate::config::Channel;
+use crate::lineup::{self, Durations, Lineup};
+use crate::metrics::Metrics;
+use crate::playlist::{Item, Playlist};
+
+/// Quiet time after the last change before reloading: editors write in bursts, and
+/// rename-over and delete-then-create are two events for one save.
+pub const DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// The last rejected reload, for `/api/v1/now` and `/healthz`; cleared by a good one.
+#[derive(Default, Debug)]
+pub struct ReloadStatus(Mutex<Option<String>>);
+
+impl ReloadStatus {
+    pub fn last_error(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set(&self, e: Option<String>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = e;
+    }
+}
+
+pub struct Reloader {
+    pub channel: Channel,
+    pub durations: Durations,
+    pub updates: Sender<Arc<Lineup>>,
+    pub metrics: Arc<Metrics>,
+    pub status: Arc<ReloadStatus>,
+}
+
+impl Reloader {
+    /// Reloads both files; returns whether the new lineup was sent.
+    pub fn reload(&mut self) -> bool {
+        match self.prepare() {
+            Ok(lineup) => {
+                let (items, events) = (lineup.playlist.items.len(), lineup.playlist.events.len());
+                let file = lineup.playlist.file.display().to_string();
+                if self.updates.send(lineup).is_err() {
+                    return false;
+                }
+                self.metrics
+                    .playlist_reloads_total
+                    .with_label_values(&["ok"])
+                    .inc();
+                self.metrics.playlist_items.set(items as i64);
+                self.status.set(None);
+                tracing::info!(%file, items, events, "Playlist reloaded.");
+                true
+            }
+            Err(e) => {
+                self.metrics
+                    .playlist_reloads_total
+                    .with_label_values(&["rejected"])
+                    .inc();
+                tracing::error!(error = %e, "Reload rejected; the playlist on air is unchanged.");
+                self.status.set(Some(e));
+                false
+            }
+        }
+    }
+
+    fn prepare(&mut self) -> Result<Arc<Lineup>, String> {
+        let channel = Channel::load(&self.channel.file).map_err(|e| e.to_string())?;
+        if let Some(field) = restart_needed(&self.channel, &channel) {
+            return Err(format!(
+                "{}: {field} changed, which cannot change on air (restart playout to apply it)",
+                channel.file.display()
+            ));
+        }
+        let playlist = Playlist::load(&channel.playlist).map_err(|e| e.to_string())?;
+        warn_missing(&playlist);
+        let lineup = lineup::build(
+            Arc::new(playlist),
+            channel.timezone,
+            channel.slate.failure_duration,
+            &mut self.durations,
+        );
+        self.channel = channel;
+        Ok(Arc::new(lineup))
+    }
+}
+
+/// The first channel setting that differs and needs a restart: the encoders, the slate
+/// picture, the outputs and the HTTP listener are built once at start.
+pub fn restart_needed(old: &Channel, new: &Channel) -> Option<&'static str> {
+    let checks: [(&'static str, bool); 9] = [
+        ("name", old.name != new.name),
+        ("playlist", old.playlist != new.playlist),
+        ("video", old.video != new.video),
+        ("audio", old.audio != new.audio),
+        ("slate.text", old.slate.text != new.slate.text),
+        (
+            "slate.background",
+            old.slate.background != new.slate.background,
+        ),
+        ("outputs", old.outputs != new.outputs),
+        ("http", old.http != new.http),
+        ("state", old.state != new.state),
+    ];
+    checks.iter().find(|(_, changed)| *changed).map(|(f, _)| *f)
+}
+
+/// Media that does not exist (yet) is not an error: it may be uploaded later.
+fn warn_missing(p: &Playlist) {
+    let missing: Vec<String> = p
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Media(m) => Some(&m.path),
+            Item::Slate(_) => None,
+        })
+        .chain(p.events.iter().map(|e| &e.media.path))
+        .filter(|path| !path.exists())
+        .map(|path| path.display().to_string())
+        .collect();
+    if !missing.is_empty() {
+        tracing::warn!(files = ?missing, "Media files do not exist yet; they play as slate until they do.");
+    }
+}
+
+/// The reload thread: waits for requests, lets a burst settle, reloads once.
+pub fn run(mut r: Reloader, requests: Receiver<()>) {
+    while requests.recv().is_ok() {
+        loop {
+            match requests.recv_timeout(DEBOUNCE) {
+                Ok(()) => continue,
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        r.reload();
+    }
+}
+
+/// Watches the folders of `files` and asks for a reload when one of the files is written,
+/// created, removed or renamed onto. Keep the returned watcher alive.
+pub fn watch(
+    files: &[PathBuf],
+    requests: Sender<()>,
+) -> notify::Result<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let names: Vec<PathBuf> = files.to_vec();
+    let wanted = move |p: &Path| {
+        names
+            .iter()
+            .any(|f| f.file_name() == p.file_name() && same_dir(f, p))
+    };
+    let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(ev) = res {
+            if !matches!(ev.kind, notify::EventKind::Access(_))
+                && ev.paths.iter().any(|p| wanted(p))
+            {
+                let _ = requests.try_send(());
+            }
+        }
+    })?;
+    let mut dirs: Vec<PathBuf> = files
+        .iter()
+        .filter_map(|f| f.parent().map(Path::to_path_buf))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    for d in dirs {
+        w.watch(&d, notify::RecursiveMode::NonRecursive)?;
+    }
+    Ok(w)
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    let canon = |p: &Path| p.parent().and_then(|d| d.canonicalize().ok());
+    canon(a) == canon(b)
+}

@@ -136,6 +136,9 @@ pub fn run(s: SourceSettings, tx: Sender<Media>) {
             break;
         }
     }
+    // A stop in the middle of an item (a signal) ends it like any other: audio and video
+    // padded to the same frame, so the stream's last second is as aligned as the rest.
+    splicer.end_item();
     splicer.finish();
     tracing::debug!(frames = splicer.position_frames(), "Source finished.");
 }

@@ -14,11 +14,15 @@
 //!   and `events:` for the scheduled-live tests (events, resume, epg); `guide`: their
 //!   guide listings (slots, tiling) and XMLTV.
 //! - `watch`: timestamped publish events (`PublishWatch`) and HTTP scrapes (`Scraper`).
+//! - `edits`: numbered segment rotations, the state file's slot starts and recorded item runs
+//!   for the hot-reload test; `edit_session`: its edits and their checks.
 //! - `live`: `Playout`, the binary running in the background with timestamped stderr lines.
 //! - here: YAML writers for channel and playlist files, and `run_playout`.
 #![allow(dead_code, unused_imports)]
 
 pub mod channel;
+pub mod edit_session;
+pub mod edits;
 pub mod expect;
 pub mod fixtures;
 pub mod guide;

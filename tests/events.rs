@@ -37,14 +37,7 @@ fn clips_carry_what_the_detectors_read() {
     let st = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-f", "lavfi", "-i"])
         .arg("color=c=0x1a1a2e:s=320x180:r=30:d=1,drawtext=text='Back soon':fontcolor=white:x=(w-tw)/2:y=(h-th)/2")
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
+        .args(X264)
         .arg(&slate)
         .status()
         .unwrap();

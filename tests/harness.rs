@@ -15,14 +15,7 @@ fn publish(url: &str, secs: f64) {
         .arg("testsrc2=size=320x180:rate=30")
         .args(["-f", "lavfi", "-i", "sine=sample_rate=48000", "-t"])
         .arg(secs.to_string())
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
+        .args(X264)
         .args([
             "-g", "60", "-ac", "2", "-c:a", "aac", "-b:a", "64k", "-f", "flv",
         ])
@@ -165,14 +158,7 @@ fn try_publish(url: &str, secs: f64, opts: &[&str]) -> (bool, String) {
         .arg("testsrc2=size=320x180:rate=30")
         .args(["-f", "lavfi", "-i", "sine=sample_rate=48000", "-t"])
         .arg(secs.to_string())
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
+        .args(X264)
         .args([
             "-g", "60", "-ac", "2", "-c:a", "aac", "-b:a", "64k", "-f", "flv",
         ])

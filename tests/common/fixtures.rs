@@ -80,7 +80,8 @@ fn args(parts: &[&[&str]]) -> Vec<String> {
         .collect()
 }
 
-const X264: &[&str] = &[
+/// libx264 ultrafast yuv420p: the encoder settings of every generated clip.
+pub const X264: &[&str] = &[
     "-c:v",
     "libx264",
     "-preset",
@@ -88,7 +89,8 @@ const X264: &[&str] = &[
     "-pix_fmt",
     "yuv420p",
 ];
-const AAC2: &[&str] = &["-c:a", "aac", "-b:a", "64k", "-ac", "2"];
+/// AAC stereo 64k.
+pub const AAC2: &[&str] = &["-c:a", "aac", "-b:a", "64k", "-ac", "2"];
 
 /// A clip: lavfi video + sine, encoded with `codec` arguments.
 fn clip(v: Vec<String>, a: Option<Vec<String>>, codec: &[&[&str]]) -> Make {

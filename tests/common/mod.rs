@@ -38,7 +38,7 @@ pub mod watch;
 
 pub use channel::{check_session, output_yaml, session_expect, OutputSpec};
 pub use expect::Expect;
-pub use fixtures::{fixture, fixtures, Fixture, Kind};
+pub use fixtures::{fixture, fixtures, Fixture, Kind, AAC2, X264};
 pub use live::Playout;
 pub use nginx::{free_port, Nginx};
 pub use probe::{decode_errors, frame_sizes, probe_packets, probe_streams, Pkt, StreamInfo};

@@ -10,6 +10,7 @@
 //!
 //! Guide listings and XMLTV are in `guide`.
 
+use super::fixtures::X264;
 use std::collections::hash_map::DefaultHasher;
 use std::fs;
 use std::hash::{Hash, Hasher};
@@ -79,14 +80,7 @@ pub fn clip(name: &str) -> PathBuf {
         .arg(format!(
             "sine=frequency=500:sample_rate=48000:duration={secs}"
         ))
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
+        .args(X264)
         .args(["-g", "60", "-c:a", "aac", "-b:a", "64k", "-ac", "2"])
         .arg(&tmp)
         .output()

@@ -2,35 +2,12 @@
 //! metrics are present and move as they should, and health reports progress.
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::nginx::free_port;
 use common::*;
-
-/// A plain HTTP/1.0 GET against loopback: (status, body).
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let status = buf.split_whitespace().nth(1)?.parse().ok()?;
-    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((status, body))
-}
-
-/// The value of the sample line `name` (exact, labels included) in a scrape.
-fn sample(scrape: &str, name: &str) -> Option<f64> {
-    scrape
-        .lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
 
 #[test]
 fn metrics_and_health_follow_a_paced_run() {
@@ -62,12 +39,12 @@ fn metrics_and_health_follow_a_paced_run() {
     while started.elapsed() < Duration::from_secs(10) && health.is_none() {
         thread::sleep(Duration::from_millis(200));
         if started.elapsed() > Duration::from_secs(3) {
-            health = get(port, "/healthz");
+            health = http_get(port, "/healthz");
         }
     }
     let (hs, hbody) = health.expect("/healthz answered");
-    let (ms, scrape) = get(port, "/metrics").expect("/metrics answered");
-    let (nf, _) = get(port, "/nope").expect("404 answered");
+    let (ms, scrape) = http_get(port, "/metrics").expect("/metrics answered");
+    let (nf, _) = http_get(port, "/nope").expect("404 answered");
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -16,7 +16,7 @@ use crate::config::{redact_url, Channel, OutputConfig};
 use crate::lineup::{Lineup, Timeline, TimelineCell};
 use crate::metrics::Metrics;
 use crate::output::{self, flv};
-use crate::pipeline::{encode, slate, source, ChannelFormat, FRAME_QUEUE};
+use crate::pipeline::{self, encode, slate, source, ChannelFormat, FRAME_QUEUE};
 use crate::time::Micros;
 
 /// Frame 0's place in time: the wall-clock instant (for the schedule) and the monotonic one
@@ -115,6 +115,12 @@ pub fn start(
     )
     .map_err(RunError::Slate)?;
     let (encoders, params) = encode::open(&fmt, &channel.video, &channel.audio)?;
+    tracing::info!(
+        cpus = pipeline::cpus(),
+        x264_threads = pipeline::encoder_threads(),
+        decoder_threads = pipeline::decoder_threads(),
+        "Encoders open."
+    );
     metrics
         .playlist_items
         .set(timeline.lineup.playlist.items.len() as i64);

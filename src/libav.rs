@@ -37,6 +37,23 @@ pub fn share(src: &ff::frame::Video) -> ff::frame::Video {
     dst
 }
 
+/// A new reference to the same packet data (`av_packet_ref`): no byte copy. ffmpeg-next's
+/// `Packet::clone` also calls `av_packet_make_writable`, which copies the payload whenever it
+/// is shared; the outputs only read it (muxers and their bitstream filters copy before they
+/// write), so fanning a packet out to several outputs and their GOP caches needs no copy.
+pub fn share_packet(src: &ff::Packet) -> ff::Packet {
+    use ff::packet::{Mut, Ref};
+    let mut dst = ff::Packet::empty();
+    // SAFETY: both pointers are valid `AVPacket`s owned by ffmpeg-next wrappers; `dst` is
+    // empty (no buffer), as `av_packet_ref` expects. On failure `dst` is left blank and we
+    // fall back to the copying clone.
+    let rc = unsafe { ff::ffi::av_packet_ref(dst.as_mut_ptr(), src.as_ptr()) };
+    if rc < 0 {
+        return src.clone();
+    }
+    dst
+}
+
 /// An output context whose blocking I/O (TCP connect, TLS and RTMP handshakes, writes)
 /// polls a callback and gives up when it says so. ffmpeg-next's `output_as` opens the
 /// connection without an interrupt callback, so a peer that stops reading would block a write

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use crate::pipeline::normalise::plan;
+use crate::pipeline::normalise::{audio_chain, plan, video_chain, VideoSource};
 use crate::pipeline::open::open;
 use crate::pipeline::ChannelFormat;
 use crate::time::Micros;
@@ -46,6 +46,26 @@ pub fn report(path: &Path, fmt: &ChannelFormat) -> Result<String, String> {
             );
             for a in plan(i, fmt).actions {
                 let _ = writeln!(out, "    - {a}");
+            }
+            // The libavfilter chains, as `ffmpeg -vf`/`-af` would take them (the channel builds
+            // them again from each decoded frame, so a stream that changes shape still fits).
+            if let Some(v) = &i.video {
+                let src = VideoSource {
+                    width: v.width,
+                    height: v.height,
+                    format: v
+                        .pix_fmt
+                        .parse()
+                        .unwrap_or(ffmpeg_next::format::Pixel::None),
+                    sar: v.sar,
+                    time_base: crate::time::Rational::new(1, 90_000),
+                    interlaced: v.interlaced,
+                    rotation: v.rotation,
+                };
+                let _ = writeln!(out, "  video filters: {}", video_chain(&src, fmt));
+            }
+            if i.audio.is_some() {
+                let _ = writeln!(out, "  audio filters: {}", audio_chain(fmt));
             }
             Ok(out)
         }

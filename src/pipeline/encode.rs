@@ -21,10 +21,20 @@ pub enum Kind {
 }
 
 /// An encoded packet with timestamps in its encoder's timebase.
-#[derive(Clone)]
 pub struct Encoded {
     pub kind: Kind,
     pub packet: ff::Packet,
+}
+
+/// A clone shares the payload (a new reference, not a copy): every output and its GOP cache
+/// hold the same bytes the encoder produced.
+impl Clone for Encoded {
+    fn clone(&self) -> Self {
+        Encoded {
+            kind: self.kind,
+            packet: crate::libav::share_packet(&self.packet),
+        }
+    }
 }
 
 /// What a muxer needs to describe the two streams: the same for every output.
@@ -80,6 +90,11 @@ pub fn open(
     let gop = frames_in(video.keyframe_interval, fmt.fps).max(1);
     v.set_gop(gop as u32);
     v.set_flags(ff::codec::Flags::GLOBAL_HEADER);
+    v.set_threading(ff::threading::Config {
+        kind: ff::threading::Type::Frame,
+        count: super::encoder_threads(),
+        ..Default::default()
+    });
     let mut opts = ff::Dictionary::new();
     opts.set("preset", &video.preset);
     opts.set(

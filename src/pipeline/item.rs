@@ -39,6 +39,9 @@ struct Decode<'a> {
     interlaced: bool,
     vgraph: Option<Graph>,
     agraph: Option<Graph>,
+    /// The frames the next pulls from the graphs fill (see `through`).
+    vout: ff::frame::Video,
+    aout: ff::frame::Audio,
     /// Where the last video frame fed ends (relative, stream timebase): the graph is closed
     /// there, so the frame-rate filter knows the last frame's duration and emits it.
     v_end: Option<i64>,
@@ -92,6 +95,8 @@ pub fn play(
         interlaced: o.info.video.as_ref().is_some_and(|v| v.interlaced),
         vgraph: None,
         agraph: None,
+        vout: ff::frame::Video::empty(),
+        aout: ff::frame::Audio::empty(),
         v_end: None,
         v_frame: {
             let fps = o
@@ -297,6 +302,7 @@ impl Decode<'_> {
         through(
             &mut self.vgraph,
             input,
+            &mut self.vout,
             ff::frame::Video::empty,
             |out, rel| sp.video(out, rel),
         )
@@ -337,6 +343,7 @@ impl Decode<'_> {
         through(
             &mut self.agraph,
             input,
+            &mut self.aout,
             ff::frame::Audio::empty,
             |out, rel| sp.audio(&out, rel),
         )
@@ -353,9 +360,13 @@ enum Feed<'a> {
 /// Pushes a frame or the end of the stream into a graph and places every frame it gives back
 /// (with its timestamp relative to the item's origin). The end of the stream also retires
 /// the graph.
+///
+/// Pulls fill `next`; a frame that comes out is handed on and `next` replaced by a fresh
+/// shell, so one shell is allocated per frame placed, none per pull that finds nothing.
 fn through<F: std::ops::DerefMut<Target = ff::frame::Frame>>(
     graph: &mut Option<Graph>,
     input: Feed,
+    next: &mut F,
     empty: fn() -> F,
     mut place: impl FnMut(F, i64) -> Flow,
 ) -> Flow {
@@ -370,11 +381,8 @@ fn through<F: std::ops::DerefMut<Target = ff::frame::Frame>>(
     };
     let mut flow = Flow::Continue;
     if pushed.is_ok() {
-        loop {
-            let mut out = empty();
-            if g.pull(&mut out).is_none() {
-                break;
-            }
+        while g.pull(next).is_some() {
+            let out = std::mem::replace(next, empty());
             let rel = out.pts().unwrap_or(0);
             flow = place(out, rel);
             if flow == Flow::Stop {

@@ -182,12 +182,18 @@ impl VideoSource {
 }
 
 /// The filter chain (libavfilter syntax) from a source shape to the channel format.
+///
+/// Only the steps the source needs: a source already at the channel's size with square
+/// pixels gets no scale or pad, one already in yuv420p no format conversion. The `fps`
+/// filter always stays: it places every frame on the channel's grid, whatever the container
+/// claims.
 pub fn video_chain(src: &VideoSource, fmt: &ChannelFormat) -> String {
     let mut f = Vec::new();
     if src.interlaced {
         f.push("bwdif=mode=send_frame:parity=auto:deint=interlaced".to_string());
     }
-    if src.sar.num > 0 && src.sar.den > 0 && src.sar.num != src.sar.den {
+    let square = !(src.sar.num > 0 && src.sar.den > 0 && src.sar.num != src.sar.den);
+    if !square {
         f.push("scale=trunc(iw*sar/2)*2:ih,setsar=1".to_string());
     }
     match src.rotation {
@@ -197,17 +203,35 @@ pub fn video_chain(src: &VideoSource, fmt: &ChannelFormat) -> String {
         _ => {}
     }
     let (w, h) = (fmt.width, fmt.height);
-    f.push(format!(
-        "scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bicubic"
-    ));
-    f.push(format!("pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black"));
+    let (dw, dh) = if src.rotation == 90 || src.rotation == 270 {
+        (src.height, src.width)
+    } else {
+        (src.width, src.height)
+    };
+    if !square || (dw, dh) != (w, h) {
+        f.push(format!(
+            "scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bicubic"
+        ));
+        f.push(format!("pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black"));
+    }
     f.push("setsar=1".into());
     f.push(format!(
         "fps=fps={}/{}:round=near",
         fmt.fps.num, fmt.fps.den
     ));
-    f.push("format=pix_fmts=yuv420p".into());
+    if src.format != ff::format::Pixel::YUV420P {
+        f.push("format=pix_fmts=yuv420p".into());
+    }
     f.join(",")
+}
+
+/// The audio chain: resample to the channel rate and mix to its layout, planar float.
+pub fn audio_chain(fmt: &ChannelFormat) -> String {
+    let layout_name = if fmt.channels == 1 { "mono" } else { "stereo" };
+    format!(
+        "aresample={rate},aformat=sample_fmts=fltp:sample_rates={rate}:channel_layouts={layout_name}",
+        rate = fmt.sample_rate
+    )
 }
 
 pub fn video_graph(src: &VideoSource, fmt: &ChannelFormat) -> Result<Graph, ff::Error> {
@@ -285,12 +309,10 @@ pub fn audio_graph(src: &AudioSource, fmt: &ChannelFormat) -> Result<Graph, ff::
         "out",
         "",
     )?;
-    let layout_name = if fmt.channels == 1 { "mono" } else { "stereo" };
-    let chain = format!(
-        "aresample={rate},aformat=sample_fmts=fltp:sample_rates={rate}:channel_layouts={layout_name}",
-        rate = fmt.sample_rate
-    );
-    graph.output("in", 0)?.input("out", 0)?.parse(&chain)?;
+    graph
+        .output("in", 0)?
+        .input("out", 0)?
+        .parse(&audio_chain(fmt))?;
     graph.validate()?;
     Ok(Graph {
         graph,
@@ -330,8 +352,33 @@ mod tests {
         assert!(c.contains("scale=1280:720:force_original_aspect_ratio=decrease"));
         assert!(c.contains("pad=1280:720"));
         assert!(c.contains("fps=fps=30/1"));
-        assert!(c.ends_with("format=pix_fmts=yuv420p"));
+        assert!(!c.contains("format=pix_fmts"), "already yuv420p: {c}");
         assert!(!c.contains("bwdif") && !c.contains("transpose"));
+    }
+
+    #[test]
+    fn chain_for_a_source_in_the_channel_format_only_regrids() {
+        let c = video_chain(&src(1280, 720), &fmt());
+        assert_eq!(c, "setsar=1,fps=fps=30/1:round=near");
+        let mut ten_bit = src(1280, 720);
+        ten_bit.format = ff::format::Pixel::YUV420P10LE;
+        let c = video_chain(&ten_bit, &fmt());
+        assert!(
+            !c.contains("scale") && c.ends_with("format=pix_fmts=yuv420p"),
+            "{c}"
+        );
+        // Coded 720x1280 with a 90° display matrix shows 1280x720: no scaling either.
+        let mut turned = src(720, 1280);
+        turned.rotation = 90;
+        let c = video_chain(&turned, &fmt());
+        assert!(
+            c.starts_with("transpose=clock") && !c.contains("scale"),
+            "{c}"
+        );
+        // Non-square pixels at the channel size still need squaring and a fit.
+        let mut anamorphic = src(1280, 720);
+        anamorphic.sar = Rational::new(4, 3);
+        assert!(video_chain(&anamorphic, &fmt()).contains("pad=1280:720"));
     }
 
     #[test]
@@ -353,7 +400,7 @@ mod tests {
     #[test]
     fn graphs_build_for_common_shapes() {
         ff::init().unwrap();
-        for (w, h) in [(640, 360), (321, 241), (1080, 1920), (16, 16)] {
+        for (w, h) in [(640, 360), (321, 241), (1080, 1920), (16, 16), (1280, 720)] {
             video_graph(&src(w, h), &fmt()).unwrap_or_else(|e| panic!("{w}x{h}: {e}"));
         }
         for (rate, ch, layout) in [

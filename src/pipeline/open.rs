@@ -222,7 +222,11 @@ fn open_decoder(
             format!("codec parameters: {e}"),
         )
     })?;
-    ctx.set_threading(ff::threading::Config::count(0));
+    ctx.set_threading(ff::threading::Config {
+        kind: ff::threading::Type::Frame,
+        count: super::decoder_threads(),
+        ..Default::default()
+    });
     let mut dec = ctx.decoder();
     dec.set_packet_time_base(stream.time_base());
     let opened = dec

@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_MEDIA := demo-media
 DEMO_NGINX := target/demo-nginx
 
-.PHONY: deps build run test demo-media lint clean-demo
+.PHONY: deps build run test soak demo-media lint clean-demo
 
 deps:
 	@missing=""; for p in $(DEBS); do \
@@ -43,6 +43,11 @@ lint: deps
 
 test: lint
 	cargo test --all-targets
+
+# 24 hours of channel time, unpaced, into a local nginx-rtmp (20 minutes on 2 cores); the
+# 2-hour version of the same runs in `make test`.
+soak: deps
+	cargo test --release --test soak -- --ignored --nocapture --test-threads=1
 
 clean-demo:
 	-@[ -f $(DEMO_NGINX)/nginx.pid ] && kill $$(cat $(DEMO_NGINX)/nginx.pid)

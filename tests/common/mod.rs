@@ -16,6 +16,9 @@
 //! - `watch`: timestamped publish events (`PublishWatch`) and HTTP scrapes (`Scraper`).
 //! - `edits`: numbered segment rotations, the state file's slot starts and recorded item runs
 //!   for the hot-reload test; `edit_session`: its edits and their checks.
+//! - `soak`: the soak test's instruments: continuity of a day-long recording streamed from
+//!   ffprobe and frame grids of a window of it; `sampler`: RSS/fd/metrics sampling and the
+//!   RSS slope.
 //! - `live`: `Playout`, the binary running in the background with timestamped stderr lines.
 //! - here: YAML writers for channel and playlist files, and `run_playout`.
 #![allow(dead_code, unused_imports)]
@@ -32,6 +35,8 @@ pub mod probe;
 pub mod prom;
 pub mod proxy;
 pub mod recording;
+pub mod sampler;
+pub mod soak;
 pub mod timeline;
 pub mod tls;
 pub mod watch;

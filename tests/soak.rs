@@ -1,0 +1,388 @@
+//! Soak: HOURS of channel time played unpaced at 320x180 into a local nginx-rtmp, looping the
+//! whole content matrix (the broken files between good items), a slate and the counted clip.
+//! While it runs: RSS and open fds from /proc, channel seconds from /metrics, once a second.
+//! Afterwards:
+//!
+//! - one publish session, and the whole recording continuous: no frame step off 1/fps, no
+//!   audio hole, every keyframe gap 2 s, audio and video ending together, HOURS long;
+//! - no leak: the least-squares RSS slope over the second half, extrapolated to a day, and the
+//!   open fds at the end against those after warm-up;
+//! - no drift of the channel clock: the counted clip's frame 0 at its first and its last slot
+//!   of the run is recorded where `playout schedule` puts the slot (an unpaced run's frame 0
+//!   is the schedule's anchor), to within a frame.
+//!
+//! `soak_2h` runs in `make test` (under 2 minutes in debug); `soak_24h` is `make soak`.
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::guide::{schedule, slots_of};
+use common::sampler::{rss_slope, Sample, Sampler};
+use common::soak::*;
+use common::timeline::{at_secs, clip, counted_index, parse_time, rfc3339, runs, secs};
+use common::*;
+
+const FPS: (u32, u32) = (30, 1);
+const VIDEO: &str = "width: 320, height: 180, fps: 30, bitrate: 150k, preset: ultrafast, \
+                     keyframe_interval: 2s";
+const GOP_NS: i64 = 2_000_000_000;
+const STREAM: &str = "soak";
+const COUNTED: &str = "counted";
+/// The schedule's anchor: an unpaced run's frame 0 is this instant of the schedule.
+const FROM: &str = "2026-01-01T00:00:00Z";
+/// One frame (33.3 ms) plus the 1 ms of FLV's whole-ms timestamps.
+const FRAME_SLACK_S: f64 = 0.0345;
+/// RSS growth allowed per day of channel time, extrapolated from the least-squares slope over
+/// the second half: 5.3 MiB per channel hour. Measured without a leak (2 h, debug): RSS
+/// 93-102 MiB, slope +1.5 MiB/h with a standard error of about 1 MiB/h (samples vary by
+/// ±4 MiB with the item playing). This playlist opens ~1,200 items an hour, so a leak of 5 kB
+/// per item is already over the limit; unreleased demuxed packets were 262 MiB/h.
+const MAX_GROWTH_MIB_PER_DAY: f64 = 128.0;
+/// Open fds may differ by the inputs open at the moment of the sample.
+const FD_SLACK: usize = 2;
+
+#[test]
+fn soak_2h() {
+    soak(2);
+}
+
+#[test]
+#[ignore = "24 h of channel time, about 20 min in release: `make soak`"]
+fn soak_24h() {
+    soak(24);
+}
+
+/// Every fixture, the broken and truncated ones one after every four good items, then a
+/// slate and the counted clip (the drift marker).
+fn items() -> Vec<ItemSpec> {
+    let fx = fixtures();
+    let bad_kind = |f: &&Fixture| matches!(f.kind, Kind::Broken | Kind::Truncated);
+    let good: Vec<Fixture> = fx.iter().filter(|f| !bad_kind(f)).cloned().collect();
+    let mut bad = matrix_items(&fx.iter().filter(bad_kind).cloned().collect::<Vec<_>>());
+    bad.reverse();
+    let mut items = Vec::new();
+    for (i, item) in matrix_items(&good).into_iter().enumerate() {
+        items.push(item);
+        if i % 4 == 3 {
+            items.extend(bad.pop());
+        }
+    }
+    items.extend(bad.into_iter().rev());
+    items.push(ItemSpec::slate("3s"));
+    items.push(ItemSpec::clip(clip("counted_24s")).title(COUNTED));
+    items
+}
+
+/// What the run left behind.
+struct Soaked {
+    status: ExitStatus,
+    wall: Duration,
+    stderr: String,
+    samples: Vec<Sample>,
+    /// The last /metrics answer.
+    metrics: String,
+}
+
+/// `playout run CHANNEL --output URL --for HOURSh --unpaced --http`, sampled every second.
+fn run(channel: &Path, url: &str, hours: u64, dir: &Path) -> Soaked {
+    let port = free_port();
+    let (for_, http) = (format!("{hours}h"), format!("127.0.0.1:{port}"));
+    let err_path = dir.join("stderr.log");
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_playout"))
+        .arg("run")
+        .arg(channel)
+        .args(["--output", url, "--for", &for_])
+        .args(["--unpaced", "--http", &http])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&err_path).expect("stderr file"))
+        .spawn()
+        .expect("spawn playout");
+    let sampler = Sampler::start(child.id(), port, Duration::from_secs(1));
+    // Measured 64-76x real time (debug and release alike): a quarter of that is a hang.
+    let timeout = Duration::from_secs(120 + hours * 3600 / 16);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait playout") {
+            break status;
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = fs::read_to_string(&err_path).unwrap_or_default();
+            panic!(
+                "playout running after {timeout:?}; killed:\n{}",
+                tail(&err, 40)
+            );
+        }
+        thread::sleep(Duration::from_millis(100));
+    };
+    let wall = started.elapsed();
+    let (samples, metrics) = sampler.finish();
+    let stderr = fs::read_to_string(&err_path).unwrap_or_default();
+    Soaked {
+        status,
+        wall,
+        stderr,
+        samples,
+        metrics,
+    }
+}
+
+fn mib(kb: u64) -> f64 {
+    kb as f64 / 1024.0
+}
+
+/// Prints a row per 10 % of channel time; checks RSS growth and fds from "start" (the first
+/// sample after 5 % of channel time, past warm-up) to the end. Returns the summary lines.
+fn resources(s: &[Sample], total_s: f64, problems: &mut Vec<String>) -> String {
+    let at = |frac: f64| {
+        s.iter()
+            .find(|x| x.channel_s.is_some_and(|c| c >= frac * total_s))
+    };
+    println!(
+        "resources ({} samples; item A/V: the last item's source, before padding):",
+        s.len()
+    );
+    for x in (0..=10).filter_map(|k| at(k as f64 / 10.0)) {
+        println!(
+            "  wall {:7.1}s  channel {:6.0}s  RSS {:7.1} MiB  fds {:3}  drift {:+.3}s  item A/V {:+.3}s",
+            x.wall.as_secs_f64(),
+            x.channel_s.unwrap_or(0.0),
+            mib(x.rss_kb),
+            x.fds,
+            x.drift_s.unwrap_or(f64::NAN),
+            x.av_offset_s.unwrap_or(f64::NAN)
+        );
+    }
+    let (start, end) = (
+        at(0.05).expect("a sample after 5 % of channel time"),
+        s.last().unwrap(),
+    );
+    let peak = s.iter().map(|x| x.rss_kb).max().unwrap_or(0);
+    let max_fds = s.iter().map(|x| x.fds).max().unwrap_or(0);
+    let slope = rss_slope(s, total_s / 2.0).expect("samples over the second half") / 1024.0;
+    let rss = format!(
+        "{:.1} MiB after warm-up (5 %), {:.1} MiB at the end, peak {:.1} MiB",
+        mib(start.rss_kb),
+        mib(end.rss_kb),
+        mib(peak)
+    );
+    if slope * 24.0 > MAX_GROWTH_MIB_PER_DAY {
+        problems.push(format!(
+            "RSS grows {slope:.1} MiB per channel hour over the second half, {:.0} MiB a day \
+             (limit {MAX_GROWTH_MIB_PER_DAY}): {rss}",
+            slope * 24.0
+        ));
+    }
+    if end.fds > start.fds + FD_SLACK {
+        problems.push(format!(
+            "fds: {} after warm-up, {} at the end",
+            start.fds, end.fds
+        ));
+    }
+    format!(
+        "  RSS            {rss}
+  RSS slope      {slope:+.2} MiB per channel hour over the second half = {:+.0} MiB per day \
+         (limit {MAX_GROWTH_MIB_PER_DAY})
+  open fds       {} after warm-up, {} at the end, max {max_fds}",
+        slope * 24.0,
+        start.fds,
+        end.fds
+    )
+}
+
+/// What breaks continuity in an HOURS-long recording (the criteria of `Expect::new`).
+fn recording_problems(c: &Continuity, hours: u64) -> Vec<String> {
+    let frames = hours * 3600 * FPS.0 as u64 / FPS.1 as u64;
+    let total_ns = hours as i64 * 3600 * 1_000_000_000;
+    let key_tail = c.video_end_ns - c.last_keyframe_ns.unwrap_or(0);
+    [
+        (c.video_packets.abs_diff(frames) > 1)
+            .then(|| format!("{} video packets, expected {frames} ± 1", c.video_packets)),
+        (c.bad_steps.count > 0).then(|| format!("video steps off 1/fps: {}", c.bad_steps)),
+        (c.audio_holes.count > 0).then(|| format!("audio holes over 2 ms: {}", c.audio_holes)),
+        (c.av_end_ns().abs() > 50_000_000).then(|| {
+            format!(
+                "audio - video at the end {} (±50 ms)",
+                fmt_ms(c.av_end_ns())
+            )
+        }),
+        ((c.duration_ns() - total_ns).abs() as f64 / 1e9 > FRAME_SLACK_S).then(|| {
+            format!(
+                "{} recorded, not {hours} h ± 1 frame",
+                fmt_s(c.duration_ns())
+            )
+        }),
+        (!c.first_video_key || c.gops_off.count > 0 || key_tail > GOP_NS + 35_000_000).then(|| {
+            format!(
+                "keyframes: first frame key {}, gaps off 2 s: {}, the last {} before the end",
+                c.first_video_key,
+                c.gops_off,
+                fmt_s(key_tail)
+            )
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Pins the schedule's anchor to FROM, item 0, in the channel's state file, so that
+/// `playout schedule` can list a window late in the run: one listing holds at most 5,000
+/// programmes (4 h of this playlist), and without a state file `--from` is the anchor. A
+/// one-second paced run writes the file with the lineup's fingerprint; the unpaced soak run
+/// never reads it.
+fn pin_anchor(channel: &Path, dir: &Path) {
+    let (ch, out) = (channel.display().to_string(), dir.join("paced.flv"));
+    let out = out.display().to_string();
+    let r = run_playout_timeout(
+        &["run", &ch, "--output", &out, "--for", "1s"],
+        Duration::from_secs(60),
+    );
+    assert!(r.status.success(), "paced run: {}", r.stderr);
+    let state = dir.join(format!("{STREAM}.state.json"));
+    let mut v: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&state).expect("state file")).expect("json");
+    v["anchor"] = FROM.into();
+    v["anchor_index"] = 0.into();
+    fs::write(&state, v.to_string()).expect("write state file");
+}
+
+/// Starts of the counted clip's slots in `[from_s, from_s + span_s)` of channel time, per
+/// `playout schedule`, as seconds after the anchor.
+fn counted_slots(channel: &Path, from_s: f64, span_s: u32) -> Vec<f64> {
+    let anchor = parse_time(FROM).unwrap();
+    let from = rfc3339(at_secs(anchor, from_s));
+    let json = schedule(channel, &from, &format!("{span_s}s"), "json");
+    let slots = slots_of(&serde_json::from_str(&json).expect("schedule json")).expect("slots");
+    slots
+        .iter()
+        .filter(|x| x.title == COUNTED)
+        .map(|x| secs(anchor, x.start))
+        .filter(|t| *t >= from_s)
+        .collect()
+}
+
+/// Where the counted clip's frame 0 is recorded relative to its slot at `slot_s`: (recorded
+/// pts - slot_s, what the frames around it read as).
+fn drift_at(rec: &Path, slot_s: f64) -> (Option<f64>, String) {
+    let frames = grid_window(rec, slot_s - 1.0, 2.5);
+    let zero = frames.iter().find(|f| counted_index(f) == Some(0));
+    let first = frames.first().map_or(f64::NAN, |f| f.pts);
+    let window = format!("{first:.3}s..: {}", runs(&frames, counted_index));
+    (zero.map(|f| f.pts - slot_s), window)
+}
+
+fn soak(hours: u64) {
+    let total_s = (hours * 3600) as f64;
+    let nginx = Nginx::start();
+    let dir = tempfile::Builder::new()
+        .prefix("playout-soak-")
+        .tempdir()
+        .unwrap();
+    let playlist = write_playlist(dir.path(), &items());
+    let channel = write_channel_video(dir.path(), STREAM, VIDEO, &playlist, "");
+    let r = run(&channel, &nginx.url(STREAM), hours, dir.path());
+    let wall = r.wall.as_secs_f64();
+    println!(
+        "playout ran {hours} h of channel time in {wall:.1} s: {}",
+        r.status
+    );
+    for (msg, n) in log_tally(&r.stderr) {
+        println!("  {n:6} × {msg}");
+    }
+    let mut problems = Vec::new();
+    if !r.status.success() {
+        problems.push(format!(
+            "playout exited with {}:\n{}",
+            r.status,
+            tail(&r.stderr, 30)
+        ));
+    }
+    let resources = resources(&r.samples, total_s, &mut problems);
+    let failures: Vec<&str> = r
+        .metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("playout_item_failures_total"))
+        .collect();
+    println!("item failures at the last scrape: {}", failures.join(", "));
+    for reason in ["missing", "empty", "unreadable", "truncated"] {
+        let name = format!("playout_item_failures_total{{reason=\"{reason}\"}}");
+        if sample(&r.metrics, &name).unwrap_or(0.0) < 1.0 {
+            problems.push(format!(
+                "no item failed as {reason}: were the broken items played?"
+            ));
+        }
+    }
+
+    // The recording: one publish session, continuous.
+    let rec = single_recording(&nginx, STREAM);
+    let started = Instant::now();
+    let c = continuity(&rec, FPS, GOP_NS);
+    println!(
+        "{c}\n  analysed in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    problems.extend(recording_problems(&c, hours));
+
+    // The channel clock against the schedule, at the first and the last counted slot.
+    pin_anchor(&channel, dir.path());
+    let first = counted_slots(&channel, 0.0, 200)[0];
+    let late = counted_slots(&channel, total_s - 200.0, 200);
+    let last = *late
+        .iter()
+        .rfind(|t| **t + 1.5 <= total_s)
+        .expect("a late counted slot");
+    let mut drifts = Vec::new();
+    for (which, slot_s) in [("first", first), ("last", last)] {
+        let (drift, window) = drift_at(&rec, slot_s);
+        println!("{which} counted slot at {slot_s:.3} s, frames {window}");
+        if !drift.is_some_and(|d| d.abs() <= FRAME_SLACK_S) {
+            problems.push(format!(
+                "counted frame 0 of the slot at {slot_s:.3} s: {drift:?} s"
+            ));
+        }
+        drifts.push(drift.map_or("not found".into(), |d| format!("{:+.1} ms", d * 1000.0)));
+    }
+
+    println!(
+        "SOAK SUMMARY {hours} h of channel time
+  wall           {wall:.1} s, {:.1}x real time ({} build)
+{resources}
+  drift          counted frame 0 vs its slot: {} at {first:.3} s, {} at {last:.3} s (limit ±{:.1} ms)
+  video          {} frames, {} steps off 1/fps, keyframe gaps {}..{}
+  audio          {} packets, {} holes > 2 ms (largest {}), largest overlap {}
+  A/V end        audio - video {}
+  duration       {} (first packet {})",
+        total_s / wall,
+        if cfg!(debug_assertions) { "debug" } else { "release" },
+        drifts[0],
+        drifts[1],
+        FRAME_SLACK_S * 1000.0,
+        c.video_packets,
+        c.bad_steps.count,
+        fmt_s(c.gops_ns.0),
+        fmt_s(c.gops_ns.1),
+        c.audio_packets,
+        c.audio_holes.count,
+        fmt_ms(c.max_hole.0),
+        fmt_ms(c.max_overlap_ns),
+        fmt_ms(c.av_end_ns()),
+        fmt_s(c.duration_ns()),
+        fmt_s(c.start_ns),
+    );
+    if !problems.is_empty() {
+        eprintln!("kept channel folder {}", dir.keep().display());
+        panic!(
+            "soak {hours} h: {} problems:\n- {}",
+            problems.len(),
+            problems.join("\n- ")
+        );
+    }
+}

@@ -99,6 +99,8 @@ fn run(channel: &Path, url: &str, hours: u64, dir: &Path) -> Soaked {
         .args(["--output", url, "--for", &for_])
         .args(["--unpaced", "--http", &http])
         .env("NO_COLOR", "1")
+        // The source says at debug level when an item was not opened ahead of its slot.
+        .env("RUST_LOG", "info,playout::pipeline::source=debug")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(fs::File::create(&err_path).expect("stderr file"))
@@ -306,6 +308,14 @@ fn soak(hours: u64) {
         ));
     }
     let resources = resources(&r.samples, total_s, &mut problems);
+    // Every item but the first is opened while the one before it plays (no reloads here).
+    let count = |what: &str| r.stderr.lines().filter(|l| l.contains(what)).count();
+    let (opens, not_ahead) = (count("Item started."), count("Not opened ahead"));
+    if not_ahead != 1 {
+        problems.push(format!(
+            "{not_ahead} items opened on the spot, not ahead (only the first should be)"
+        ));
+    }
     let failures: Vec<&str> = r
         .metrics
         .lines()
@@ -355,6 +365,7 @@ fn soak(hours: u64) {
         "SOAK SUMMARY {hours} h of channel time
   wall           {wall:.1} s, {:.1}x real time ({} build)
 {resources}
+  items          {opens} played, {not_ahead} opened on the spot, not ahead
   drift          counted frame 0 vs its slot: {} at {first:.3} s, {} at {last:.3} s (limit ±{:.1} ms)
   video          {} frames, {} steps off 1/fps, keyframe gaps {}..{}
   audio          {} packets, {} holes > 2 ms (largest {}), largest overlap {}

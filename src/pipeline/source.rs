@@ -92,22 +92,32 @@ pub fn run(s: SourceSettings, tx: Sender<Media>) {
                 f
             })
         };
-        let flow = match lineup.media(slot.kind) {
+        let media = lineup.media(slot.kind);
+        let opened = media.map(|m| {
+            let start = start_in_file(m.in_point, slot.start, pos);
+            let opened = match prefetch.take() {
+                Some(p) if p.path == m.path && p.in_point == start => p.take(),
+                _ => {
+                    tracing::debug!(file = %m.path.display(), from = %start, "Not opened ahead; opening now.");
+                    open(&m.path, start)
+                }
+            };
+            (start, opened)
+        });
+        // Open what comes next while this plays (a slate too), from where it will start: the
+        // frame nearest the slot's end, which may fall just after the slot's start.
+        let next = resolve(&lineup.schedule, tl.anchor, slot.end);
+        let next_pos = clock.time_of(end);
+        prefetch = lineup.media(next.kind).map(|n| {
+            let from = start_in_file(n.in_point, next.start, next_pos);
+            Prefetch::spawn(n.path.clone(), from)
+        });
+        let flow = match media.zip(opened) {
             None => {
                 tracing::info!(item = %title, kind = kind.as_str(), frames = end - splicer.position_frames(), "Slate started.");
                 fill_checked(&mut splicer, &cut, &s.slate, &mut check, s.fmt.fps)
             }
-            Some(m) => {
-                let start = m.in_point + (pos - slot.start).max(Micros::ZERO);
-                let opened = match prefetch.take() {
-                    Some(p) if p.path == m.path && p.in_point == start => p.take(),
-                    _ => open(&m.path, start),
-                };
-                // Open what comes next while this plays.
-                let next = resolve(&lineup.schedule, tl.anchor, slot.end);
-                prefetch = lineup
-                    .media(next.kind)
-                    .map(|n| Prefetch::spawn(n.path.clone(), n.in_point));
+            Some((m, (start, opened))) => {
                 let frames = end - splicer.position_frames();
                 let outcome = match opened {
                     Ok(o) => play(o, m, Take { start, frames }, &mut splicer, &s, &mut check),
@@ -212,6 +222,13 @@ impl FrameClock {
     fn frame_at(&self, t: Micros) -> i64 {
         rescale((t - self.t0).0, MICROS, self.fps.invert())
     }
+}
+
+/// Where in the file an item whose slot starts at `slot_start` begins when the channel
+/// reaches it at `pos` (a frame boundary, up to a frame after the slot's start; or later,
+/// when the channel starts mid-slot).
+fn start_in_file(in_point: Micros, slot_start: Micros, pos: Micros) -> Micros {
+    in_point + (pos - slot_start).max(Micros::ZERO)
 }
 
 fn save_state(s: &SourceSettings, tl: &Timeline, title: &str, slot: &Slot) {

@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_MEDIA := demo-media
 DEMO_NGINX := target/demo-nginx
 
-.PHONY: deps build run test soak demo-media lint clean-demo
+.PHONY: deps build run test bench soak demo-media lint clean-demo
 
 deps:
 	@missing=""; for p in $(DEBS); do \
@@ -43,6 +43,10 @@ lint: deps
 
 test: lint
 	cargo test --all-targets
+
+# Not part of `make test`: minutes of 720p encoding, printed as a table (see README, Performance).
+bench: deps
+	cargo bench --bench channel
 
 # 24 hours of channel time, unpaced, into a local nginx-rtmp (20 minutes on 2 cores); the
 # 2-hour version of the same runs in `make test`.

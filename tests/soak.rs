@@ -17,7 +17,6 @@ mod common;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use common::guide::{schedule, slots_of};
@@ -37,10 +36,11 @@ const FROM: &str = "2026-01-01T00:00:00Z";
 /// One frame (33.3 ms) plus the 1 ms of FLV's whole-ms timestamps.
 const FRAME_SLACK_S: f64 = 0.0345;
 /// RSS growth allowed per day of channel time, extrapolated from the least-squares slope over
-/// the second half: 5.3 MiB per channel hour. Measured without a leak (2 h, debug): RSS
-/// 93-102 MiB, slope +1.5 MiB/h with a standard error of about 1 MiB/h (samples vary by
-/// ±4 MiB with the item playing). This playlist opens ~1,200 items an hour, so a leak of 5 kB
-/// per item is already over the limit; unreleased demuxed packets were 262 MiB/h.
+/// the second half: 5.3 MiB per channel hour. Measured without a leak: slopes of -1.4 and
+/// +2.8 MiB/h in 2 h runs (debug; samples vary by ±5 MiB with the item playing), -0.02 MiB/h
+/// over 24 h. This playlist opens ~1,000 items an hour, so a leak of 6 kB per item is over
+/// the limit; the build that leaked every demuxed packet grew 429 MiB per channel hour on
+/// six of these fixtures.
 const MAX_GROWTH_MIB_PER_DAY: f64 = 128.0;
 /// Open fds may differ by the inputs open at the moment of the sample.
 const FD_SLACK: usize = 2;
@@ -51,7 +51,7 @@ fn soak_2h() {
 }
 
 #[test]
-#[ignore = "24 h of channel time, about 20 min in release: `make soak`"]
+#[ignore = "24 h of channel time, about 17 min in release: `make soak`"]
 fn soak_24h() {
     soak(24);
 }
@@ -109,21 +109,7 @@ fn run(channel: &Path, url: &str, hours: u64, dir: &Path) -> Soaked {
     let sampler = Sampler::start(child.id(), port, Duration::from_secs(1));
     // Measured 64-76x real time (debug and release alike): a quarter of that is a hang.
     let timeout = Duration::from_secs(120 + hours * 3600 / 16);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait playout") {
-            break status;
-        }
-        if started.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            let err = fs::read_to_string(&err_path).unwrap_or_default();
-            panic!(
-                "playout running after {timeout:?}; killed:\n{}",
-                tail(&err, 40)
-            );
-        }
-        thread::sleep(Duration::from_millis(100));
-    };
+    let status = wait_or_kill(&mut child, started + timeout, "playout", &err_path);
     let wall = started.elapsed();
     let (samples, metrics) = sampler.finish();
     let stderr = fs::read_to_string(&err_path).unwrap_or_default();

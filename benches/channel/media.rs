@@ -9,9 +9,9 @@ use std::collections::hash_map::DefaultHasher;
 use std::fs;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
+use crate::common::fixtures::ffmpeg;
 use crate::common::{probe_packets, probe_streams};
 
 /// One matrix clip: ffmpeg arguments after the lavfi inputs, and what it exercises.
@@ -242,7 +242,7 @@ pub fn generate(recipes: &Recipes) -> Media {
             .expect("bench media work dir");
         let started = Instant::now();
         for c in &recipes.clips {
-            ffmpeg(&c.args, &work.path().join(c.file));
+            ffmpeg(&c.args, &work.path().join(c.file), c.name);
         }
         make_boundary(&recipes.boundary, work.path());
         verify(&list(recipes, work.path()), &recipes.boundary);
@@ -281,21 +281,6 @@ fn list(recipes: &Recipes, dir: &Path) -> Media {
     }
 }
 
-fn ffmpeg(args: &[String], out: &Path) {
-    let o = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y"])
-        .args(args)
-        .arg(out)
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        o.status.success(),
-        "ffmpeg {args:?} {} failed: {}",
-        out.display(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
 /// The long clip with a keyframe every `piece_s` exactly, then its pieces cut at those
 /// keyframes without re-encoding: the same frames, as one item or as many.
 fn make_boundary(b: &BoundaryRecipe, dir: &Path) {
@@ -321,7 +306,7 @@ fn make_boundary(b: &BoundaryRecipe, dir: &Path) {
         "192k",
     ]));
     let long = dir.join("long.mp4");
-    ffmpeg(&args, &long);
+    ffmpeg(&args, &long, "bench long clip");
     fs::create_dir(dir.join("pieces")).expect("create pieces dir");
     let split = strs(&[
         "-i",
@@ -335,7 +320,11 @@ fn make_boundary(b: &BoundaryRecipe, dir: &Path) {
         "-reset_timestamps",
         "1",
     ]);
-    ffmpeg(&split, &dir.join("pieces").join("piece%03d.mp4"));
+    ffmpeg(
+        &split,
+        &dir.join("pieces").join("piece%03d.mp4"),
+        "bench pieces",
+    );
 }
 
 /// Every clip has both streams; the pieces are as many as planned, each exactly one GOP.

@@ -260,18 +260,7 @@ fn make(r: &Recipe, dir: &Path) {
         Make::Ffmpeg(a) => {
             let d = dir.display().to_string();
             let a: Vec<String> = a.iter().map(|s| s.replace("{dir}", &d)).collect();
-            let o = Command::new("ffmpeg")
-                .args(["-nostdin", "-v", "error", "-y"])
-                .args(&a)
-                .arg(&out)
-                .output()
-                .expect("run ffmpeg");
-            assert!(
-                o.status.success(),
-                "fixture {}: ffmpeg {a:?} failed: {}",
-                r.name,
-                String::from_utf8_lossy(&o.stderr)
-            );
+            ffmpeg(&a, &out, &format!("fixture {}", r.name));
         }
         Make::Truncate(src, percent) => {
             let bytes = fs::read(dir.join(src)).expect("read truncate source");
@@ -380,4 +369,20 @@ fn verify(list: &[Fixture]) {
             .success();
         assert!(!ok, "fixture {} opens but should be broken", f.name);
     }
+}
+
+/// `ffmpeg ARGS OUT`, quiet and overwriting; panics with `what` and ffmpeg's errors.
+pub fn ffmpeg(args: &[String], out: &Path, what: &str) {
+    let o = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y"])
+        .args(args)
+        .arg(out)
+        .output()
+        .expect("run ffmpeg");
+    assert!(
+        o.status.success(),
+        "{what}: ffmpeg {args:?} {} failed: {}",
+        out.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

@@ -53,7 +53,7 @@ pub use watch::{http_get, sample, PublishWatch, Scrape, Scraper};
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -227,26 +227,42 @@ pub fn run_playout_timeout(args: &[&str], timeout: Duration) -> Run {
         .stderr(fs::File::create(&err_path).expect("stderr file"))
         .spawn()
         .expect("spawn playout");
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait playout") {
-            break status;
-        }
-        if started.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "playout {args:?} still running after {timeout:?}; killed. stderr tail:\n{}",
-                tail(&fs::read_to_string(&err_path).unwrap_or_default(), 40)
-            );
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_or_kill(
+        &mut child,
+        started + timeout,
+        &format!("playout {args:?}"),
+        &err_path,
+    );
     let wall = started.elapsed();
     Run {
         status,
         stdout: fs::read_to_string(&out_path).unwrap_or_default(),
         stderr: fs::read_to_string(&err_path).unwrap_or_default(),
         wall,
+    }
+}
+
+/// Waits for `child` to exit; at `deadline` kills it and panics, naming `what` and the tail of
+/// its stderr (in `err_path`).
+pub fn wait_or_kill(
+    child: &mut Child,
+    deadline: Instant,
+    what: &str,
+    err_path: &Path,
+) -> ExitStatus {
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for a child") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what} still running at its deadline; killed. stderr tail:\n{}",
+                tail(&fs::read_to_string(err_path).unwrap_or_default(), 40)
+            );
+        }
+        thread::sleep(Duration::from_millis(20));
     }
 }
 

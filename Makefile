@@ -48,7 +48,7 @@ test: lint
 bench: deps
 	cargo bench --bench channel
 
-# 24 hours of channel time, unpaced, into a local nginx-rtmp (20 minutes on 2 cores); the
+# 24 hours of channel time, unpaced, into a local nginx-rtmp (17 minutes on 2 cores); the
 # 2-hour version of the same runs in `make test`.
 soak: deps
 	cargo test --release --test soak -- --ignored --nocapture --test-threads=1

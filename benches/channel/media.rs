@@ -5,13 +5,11 @@
 //! into GOP-sized pieces with `-c copy`). Generated into `target/tmp/bench-media-<hash of the
 //! recipes>` and reused by later runs, like the test fixtures (tmp folder, DONE marker, rename).
 
-use std::collections::hash_map::DefaultHasher;
 use std::fs;
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use crate::common::fixtures::ffmpeg;
+use crate::common::fixtures::{ffmpeg, generated_once};
 use crate::common::{probe_packets, probe_streams};
 
 /// One matrix clip: ffmpeg arguments after the lavfi inputs, and what it exercises.
@@ -228,37 +226,15 @@ pub fn tiny() -> Recipes {
     }
 }
 
-/// The media for `recipes`, generated on first use (a few minutes for `full`).
+/// The media for `recipes`, generated on first use (about a minute for `full`).
 pub fn generate(recipes: &Recipes) -> Media {
-    let mut h = DefaultHasher::new();
-    recipes.hash(&mut h);
-    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let dir = base.join(format!("bench-media-{:016x}", h.finish()));
-    if !dir.join("DONE").exists() {
-        fs::create_dir_all(&base).expect("create target tmp dir");
-        let work = tempfile::Builder::new()
-            .prefix("bench-media-new-")
-            .tempdir_in(&base)
-            .expect("bench media work dir");
-        let started = Instant::now();
+    let dir = generated_once("bench-media", recipes, |work| {
         for c in &recipes.clips {
-            ffmpeg(&c.args, &work.path().join(c.file), c.name);
+            ffmpeg(&c.args, &work.join(c.file), c.name);
         }
-        make_boundary(&recipes.boundary, work.path());
-        verify(&list(recipes, work.path()), &recipes.boundary);
-        fs::write(work.path().join("DONE"), "").expect("write DONE");
-        eprintln!(
-            "bench media: generated in {:.1} s into {}",
-            started.elapsed().as_secs_f64(),
-            dir.display()
-        );
-        let work = work.keep();
-        if fs::rename(&work, &dir).is_err() {
-            // Another process won the race; use its copy.
-            let _ = fs::remove_dir_all(&work);
-            assert!(dir.join("DONE").exists(), "{} unusable", dir.display());
-        }
-    }
+        make_boundary(&recipes.boundary, work);
+        verify(&list(recipes, work), &recipes.boundary);
+    });
     list(recipes, &dir)
 }
 

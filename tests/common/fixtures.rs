@@ -206,10 +206,6 @@ pub fn fixture(name: &str) -> &'static Fixture {
 
 fn generate() -> Vec<Fixture> {
     let recipes = recipes();
-    let mut h = DefaultHasher::new();
-    recipes.hash(&mut h);
-    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let dir = base.join(format!("fixtures-{:016x}", h.finish()));
     let list = |dir: &Path| -> Vec<Fixture> {
         recipes
             .iter()
@@ -221,23 +217,40 @@ fn generate() -> Vec<Fixture> {
             })
             .collect()
     };
+    let dir = generated_once("fixtures", &recipes, |work| {
+        for r in &recipes {
+            make(r, work);
+        }
+        verify(&list(work));
+    });
+    list(&dir)
+}
+
+/// `target/tmp/PREFIX-<hash of KEY>`, filled by `make` the first time: into a fresh folder
+/// beside it, marked DONE, then renamed into place, so a run that dies half-way leaves
+/// nothing behind and concurrent test processes settle on one copy.
+pub fn generated_once<K: Hash + ?Sized>(
+    prefix: &str,
+    key: &K,
+    make: impl FnOnce(&Path),
+) -> PathBuf {
+    let mut h = DefaultHasher::new();
+    key.hash(&mut h);
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let dir = base.join(format!("{prefix}-{:016x}", h.finish()));
     if dir.join("DONE").exists() {
-        return list(&dir);
+        return dir;
     }
     fs::create_dir_all(&base).expect("create target tmp dir");
     let work = tempfile::Builder::new()
-        .prefix("fixtures-new-")
+        .prefix(&format!("{prefix}-new-"))
         .tempdir_in(&base)
-        .expect("fixture work dir");
+        .expect("generation work dir");
     let started = Instant::now();
-    for r in &recipes {
-        make(r, work.path());
-    }
-    verify(&list(work.path()));
+    make(work.path());
     fs::write(work.path().join("DONE"), "").expect("write DONE");
     eprintln!(
-        "fixtures: generated {} in {:.1} s into {}",
-        recipes.len(),
+        "{prefix}: generated in {:.1} s into {}",
         started.elapsed().as_secs_f64(),
         dir.display()
     );
@@ -245,13 +258,9 @@ fn generate() -> Vec<Fixture> {
     if fs::rename(&work, &dir).is_err() {
         // Another test process won the race; use its copy.
         let _ = fs::remove_dir_all(&work);
-        assert!(
-            dir.join("DONE").exists(),
-            "fixture dir {} unusable",
-            dir.display()
-        );
+        assert!(dir.join("DONE").exists(), "{} unusable", dir.display());
     }
-    list(&dir)
+    dir
 }
 
 fn make(r: &Recipe, dir: &Path) {

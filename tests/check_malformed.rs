@@ -150,7 +150,11 @@ fn playlist_cases() -> Vec<Case> {
         ),
         ("no_items.yaml", t("items: []\n"), vec!["items"]),
         ("empty.yaml", vec![], vec!["empty"]),
-        ("deep_nesting.yaml", t(&deep), vec![]),
+        (
+            "deep_nesting.yaml",
+            t(&deep),
+            vec!["line 1 column 136", "nested too deeply"],
+        ),
         ("huge.yaml", t(&huge), vec!["1 MiB"]),
         (
             "list_document.yaml",

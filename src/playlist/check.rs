@@ -145,7 +145,12 @@ fn kind(text: &str) -> Kind {
     fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
         IgnoredAny::deserialize(d).map(|_| true)
     }
-    match serde_yaml::from_str::<Option<Probe>>(text) {
+    // Too deep to parse quickly: the vocabulary decides, and the parser then reports it.
+    let probe = match yaml::too_deep(text) {
+        Some(_) => Err(()),
+        None => serde_yaml::from_str::<Option<Probe>>(text).map_err(|_| ()),
+    };
+    match probe {
         Ok(None) => Kind::Empty,
         Ok(Some(p)) if p.items || p.events => Kind::Playlist,
         Ok(Some(_)) => Kind::Channel,

@@ -3,23 +3,44 @@
 
 DEBS := libavcodec-dev libavformat-dev libavutil-dev libavfilter-dev libavdevice-dev \
         libswscale-dev libswresample-dev clang libclang-dev pkg-config ffmpeg \
-        nginx libnginx-mod-rtmp libnginx-mod-stream fonts-dejavu-core openssl prometheus
+        nginx libnginx-mod-rtmp libnginx-mod-stream fonts-dejavu-core openssl prometheus \
+        chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# The API fuzzer `make test` runs against the OpenAPI file (tests/schemathesis.rs).
+SCHEMATHESIS := 4.32.5
 DEMO_MEDIA := demo-media
 DEMO_NGINX := target/demo-nginx
 
-.PHONY: deps build run test bench soak demo-media lint clean-demo
+.PHONY: deps build run run-rtmp test bench soak demo-media lint clean-demo
 
+# Node.js and npm build the web pages (web/), Python runs schemathesis; Debian's packages
+# only where none is on PATH.
 deps:
 	@missing=""; for p in $(DEBS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v python3 >/dev/null || missing="$$missing python3 python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	@command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first"; exit 1; }
+	@$(MAKE) --no-print-directory web/node_modules/.package-lock.json target/schemathesis/.v$(SCHEMATHESIS)
+
+# The watch page's packages, exactly as the lock file pins them.
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+# schemathesis in a virtualenv of its own (Python 3 with venv; python3-venv on Debian).
+target/schemathesis/.v$(SCHEMATHESIS):
+	@python3 -c 'import venv, ensurepip' 2>/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv
+	rm -rf target/schemathesis
+	python3 -m venv target/schemathesis
+	target/schemathesis/bin/pip install -q --disable-pip-version-check schemathesis==$(SCHEMATHESIS)
+	touch $@
 
 build: deps
 	cargo build --release
@@ -27,15 +48,27 @@ build: deps
 demo-media: deps
 	@scripts/demo-media.sh $(DEMO_MEDIA)
 
+# The demo channel plays to the built-in HLS output; the binary serves the watch page.
 run: build demo-media
-	@scripts/demo-nginx.sh $(DEMO_NGINX)
 	@echo
-	@echo "Playing playlists/demo.channel.yaml into rtmp://127.0.0.1:1935/live/demo"
-	@echo "  watch:   ffplay rtmp://127.0.0.1:1935/live/demo"
+	@echo "Playing playlists/demo.channel.yaml to its built-in HLS output"
+	@echo "  open http://127.0.0.1:9100/"
+	@echo "  stream:  http://127.0.0.1:9100/hls/index.m3u8"
 	@echo "  metrics: http://127.0.0.1:9100/metrics   health: http://127.0.0.1:9100/healthz"
 	@echo "  stop:    Ctrl-C"
 	@echo
 	target/release/playout run playlists/demo.channel.yaml
+
+# The same channel into a local nginx-rtmp as well (outputs given on the command line).
+run-rtmp: build demo-media
+	@scripts/demo-nginx.sh $(DEMO_NGINX)
+	@echo
+	@echo "Playing playlists/demo.channel.yaml to HLS and rtmp://127.0.0.1:1935/live/demo"
+	@echo "  open http://127.0.0.1:9100/   or: ffplay rtmp://127.0.0.1:1935/live/demo"
+	@echo "  stop:    Ctrl-C"
+	@echo
+	target/release/playout run playlists/demo.channel.yaml \
+	  --output hls:target/demo-hls --output rtmp://127.0.0.1:1935/live/demo
 
 lint: deps
 	cargo fmt --all -- --check
@@ -55,4 +88,4 @@ soak: deps
 
 clean-demo:
 	-@[ -f $(DEMO_NGINX)/nginx.pid ] && kill $$(cat $(DEMO_NGINX)/nginx.pid)
-	rm -rf $(DEMO_MEDIA) $(DEMO_NGINX)
+	rm -rf $(DEMO_MEDIA) $(DEMO_NGINX) target/demo-hls

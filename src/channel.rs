@@ -12,12 +12,12 @@ use std::thread::JoinHandle;
 use crossbeam_channel::bounded;
 
 use crate::clock::{Clock, SimulatedClock, SystemClock};
-use crate::config::{redact_url, Channel, OutputConfig};
+use crate::config::{redact_url, Channel, OutputConfig, OutputTarget};
 use crate::lineup::{Lineup, Timeline, TimelineCell};
 use crate::metrics::Metrics;
-use crate::output::{self, flv};
+use crate::output::{self, flv, hls};
 use crate::pipeline::{self, encode, slate, source, ChannelFormat, FRAME_QUEUE};
-use crate::time::Micros;
+use crate::time::{rescale, Micros, MICROS};
 
 /// Frame 0's place in time: the wall-clock instant (for the schedule) and the monotonic one
 /// (for pacing), read together.
@@ -41,8 +41,12 @@ pub struct RunOptions {
     pub cell: Arc<TimelineCell>,
     /// Reloaded lineups for the source to adopt.
     pub updates: crossbeam_channel::Receiver<Arc<Lineup>>,
-    /// Replace the channel file's outputs.
-    pub outputs: Vec<String>,
+    /// Skips from the control API.
+    pub control: crossbeam_channel::Receiver<source::Control>,
+    /// How far the source has got, for the control API.
+    pub frontier: Arc<source::Frontier>,
+    /// What to play to: `outputs(channel, --output URLs)`.
+    pub outputs: Vec<OutputConfig>,
     pub stop_after: Option<Micros>,
     pub paced: bool,
     pub stop: Arc<AtomicBool>,
@@ -82,6 +86,29 @@ impl Running {
     }
 }
 
+/// The outputs a run plays to: the `--output` URLs if any were given (named `output0`,
+/// `output1`…, relative `hls:` folders against the working directory), else the channel
+/// file's.
+pub fn outputs(channel: &Channel, urls: &[String]) -> Result<Vec<OutputConfig>, RunError> {
+    let outputs: Vec<OutputConfig> = if urls.is_empty() {
+        channel.outputs.clone()
+    } else {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let mut v = Vec::new();
+        for (i, u) in urls.iter().enumerate() {
+            let mut o = OutputConfig::from_url(format!("output{i}"), u.clone())
+                .map_err(RunError::BadOutput)?;
+            o.resolve_folder(&cwd);
+            v.push(o);
+        }
+        v
+    };
+    if outputs.is_empty() {
+        return Err(RunError::NoOutputs);
+    }
+    Ok(outputs)
+}
+
 pub fn start(
     channel: &Channel,
     timeline: Timeline,
@@ -90,18 +117,7 @@ pub fn start(
     metrics: Arc<Metrics>,
 ) -> Result<Running, RunError> {
     let fmt = ChannelFormat::of(channel);
-    let outputs: Vec<OutputConfig> = if opts.outputs.is_empty() {
-        channel.outputs.clone()
-    } else {
-        let mut v = Vec::new();
-        for (i, u) in opts.outputs.iter().enumerate() {
-            v.push(
-                OutputConfig::from_url(format!("output{i}"), u.clone())
-                    .map_err(RunError::BadOutput)?,
-            );
-        }
-        v
-    };
+    let outputs = opts.outputs;
     if outputs.is_empty() {
         return Err(RunError::NoOutputs);
     }
@@ -135,6 +151,20 @@ pub fn start(
         tracing::info!(output = %o.name, url = %redact_url(&o.url), "Output configured.");
         let (tx, rx) = bounded(output::OUTPUT_QUEUE);
         fanout.push((o.name.clone(), tx));
+        let m = metrics.clone();
+        let thread = std::thread::Builder::new().name(format!("output-{}", o.name));
+        if let Ok(OutputTarget::Hls(folder)) = o.target() {
+            let spec = hls::HlsSpec {
+                name: o.name.clone(),
+                folder,
+                params: params.clone(),
+                t0: origin.wall,
+                keyframe_interval: channel.video.keyframe_interval,
+                frame: Micros(rescale(1, fmt.frame_tb(), MICROS)),
+            };
+            threads.push(thread.spawn(move || hls::run(spec, rx, m))?);
+            continue;
+        }
         let spec = flv::OutputSpec {
             name: o.name.clone(),
             url: o.url,
@@ -144,12 +174,7 @@ pub fn start(
             ca_file: o.ca_file,
             send_buffer: send_buffer as usize,
         };
-        let m = metrics.clone();
-        threads.push(
-            std::thread::Builder::new()
-                .name(format!("output-{}", o.name))
-                .spawn(move || flv::run(spec, rx, m))?,
-        );
+        threads.push(thread.spawn(move || flv::run(spec, rx, m))?);
     }
     let clock: Box<dyn Clock> = if opts.paced {
         Box::new(SystemClock::starting_at(origin.instant))
@@ -173,6 +198,8 @@ pub fn start(
         timeline,
         cell: opts.cell,
         updates: opts.updates,
+        control: opts.control,
+        frontier: opts.frontier,
         t0: origin.wall,
         // Simulated time is not wall time: an unpaced run must not move a real channel's
         // anchor.

@@ -102,6 +102,8 @@ pub struct Channel {
     /// May be empty: then `--output` must be given, which only `run` can check.
     pub outputs: Vec<OutputConfig>,
     pub http: HttpSettings,
+    /// The media library the control API uploads to.
+    pub media: MediaSettings,
     /// The zone daily events are in (IANA name; default UTC).
     pub timezone: chrono_tz::Tz,
     /// Where the timeline anchor is kept across restarts; default `NAME.state.json` beside
@@ -187,7 +189,50 @@ impl Default for SlateSettings {
 pub struct HttpSettings {
     /// `None`: no HTTP server.
     pub listen: Option<SocketAddr>,
+    /// The bearer token every control request must carry; `None`: the control API is off.
+    pub api_token: Option<ApiToken>,
 }
+
+/// A secret: shown as `****` by `Debug`, compared in constant time.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiToken(String);
+
+/// Fewer characters than this is too easy to guess for a token that guards the channel.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+impl ApiToken {
+    pub fn new(s: String) -> Self {
+        ApiToken(s)
+    }
+
+    /// Whether `given` is the token, in time that depends only on the lengths.
+    pub fn matches(&self, given: &[u8]) -> bool {
+        let want = self.0.as_bytes();
+        let mut diff = (want.len() != given.len()) as u8;
+        for (i, w) in want.iter().enumerate() {
+            // Compare against something of the same length either way.
+            diff |= w ^ given.get(i).copied().unwrap_or(!w);
+        }
+        std::hint::black_box(diff) == 0
+    }
+}
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiToken(****)")
+    }
+}
+
+/// The media library: where uploads go, and how large one may be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MediaSettings {
+    /// Resolved against the channel file's folder; default `media/` beside it.
+    pub dir: PathBuf,
+    /// Bytes; default 8 GiB.
+    pub max_upload: u64,
+}
+
+pub const DEFAULT_MAX_UPLOAD: u64 = 8 << 30;
 
 pub const X264_PRESETS: [&str; 10] = [
     "ultrafast",

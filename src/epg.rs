@@ -187,7 +187,7 @@ mod tests {
             ],
             events: vec![EventItem {
                 at: When::Once(parse_instant("2026-01-01T00:01:00Z").unwrap()),
-                media: media("News"),
+                item: Item::Media(media("News")),
             }],
         };
         let schedule = Schedule {

@@ -2,7 +2,8 @@
 //!
 //! One process, one persistent encoder loop: a rotating playlist is decoded in-process
 //! (ffmpeg-next), normalised to the channel format, spliced onto one continuous timeline,
-//! encoded once, paced to the clock and pushed as one unbroken FLV stream over RTMP(S).
+//! encoded once, paced to the clock and pushed as one unbroken FLV stream over RTMP(S),
+//! and/or written as HLS that the built-in HTTP server serves with a watch page.
 //!
 //! ## Layout (in data-flow order)
 //! ```text
@@ -22,8 +23,14 @@
 //!  [pace thread]    output — releases packets on the clock (clock: system or simulated)
 //!                          │ one bounded channel per output
 //!  [output threads] output::flv — FLV over RTMP(S) or to a file, reconnecting on its own
-//!  [tokio]          http — /metrics, /healthz; signals (main)
+//!                   output::hls — one-GOP MPEG-TS segments and a live playlist in a folder
+//!  [tokio]          http — route groups: metrics (/metrics, /healthz), api (/api/v1/…,
+//!                   /epg.xml), hls (/hls/), web (/ and /console, embedded from web/),
+//!                   control and media (the control API, behind the token); signals (main)
+//!  [library thread] library — the media folder, upload names, probes for the control API
 //! ```
+//! `files` writes files atomically (state, playlist edits, uploads); `playlist::edit` is the
+//! control API's way into the playlist file, through the same validation as `playout check`.
 //! `time` holds the integer time arithmetic every stage shares; `metrics` declares every
 //! metric; `libav` is the one module with `unsafe`.
 
@@ -31,8 +38,10 @@ pub mod channel;
 pub mod clock;
 pub mod config;
 pub mod epg;
+pub mod files;
 pub mod http;
 pub mod libav;
+pub mod library;
 pub mod lineup;
 pub mod metrics;
 pub mod output;

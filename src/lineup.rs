@@ -14,6 +14,9 @@ use crate::playlist::{Item, MediaItem, Playlist};
 use crate::schedule::{resolve, slots, Anchor, Entry, EntryKind, Event, Schedule, Slot, SlotKind};
 use crate::time::Micros;
 
+/// How many replaced timelines a timeline keeps answering for their spans.
+pub const HANDOVERS: usize = 8;
+
 /// How long a still image shows when its item gives neither `duration` nor `out`.
 pub const STILL_DEFAULT: Micros = Micros::from_secs(10);
 
@@ -32,9 +35,10 @@ pub struct Lineup {
 pub struct Timeline {
     pub lineup: Arc<Lineup>,
     pub anchor: Anchor,
-    /// The timeline this one replaced (a reload), which still answers for times before
-    /// `anchor`: the source adopts a new lineup a few seconds ahead of the clock, and what is
-    /// on air until then was scheduled by the old one.
+    /// The timeline this one replaced (a reload, a skip), which still answers for times
+    /// before `anchor` (and it for times before its own, up to `HANDOVERS` back): the source
+    /// adopts a new lineup a few seconds ahead of the clock, and what is on air until then was
+    /// scheduled by the old one.
     pub before: Option<Arc<Timeline>>,
 }
 
@@ -48,31 +52,68 @@ impl Timeline {
     }
 
     /// A reload: `lineup` takes over at `anchor`; this timeline answers for earlier times.
+    ///
+    /// The timelines replaced keep answering for their own spans, up to `HANDOVERS` of them:
+    /// with items shorter than the source's lead, or a reload published before it is adopted,
+    /// the air can still be two handovers back. One that takes over where this one began (a
+    /// skip at the frame a reload was adopted) replaces it outright.
     pub fn succeed(&self, lineup: Arc<Lineup>, anchor: Anchor) -> Timeline {
-        let mut before = self.clone();
-        before.before = None;
+        let before = if anchor.at <= self.anchor.at {
+            self.before.clone()
+        } else {
+            Some(Arc::new(self.trimmed(HANDOVERS - 1)))
+        };
         Timeline {
             lineup,
             anchor,
-            before: Some(Arc::new(before)),
+            before,
         }
     }
 
-    /// The timeline (this or the one it replaced) that schedules `t`.
-    fn at(&self, t: Micros) -> &Timeline {
-        match &self.before {
-            Some(b) if t < self.anchor.at => b,
-            _ => self,
+    /// This timeline with at most `depth` timelines before it.
+    fn trimmed(&self, depth: usize) -> Timeline {
+        Timeline {
+            lineup: self.lineup.clone(),
+            anchor: self.anchor,
+            before: match (&self.before, depth) {
+                (_, 0) | (None, _) => None,
+                (Some(b), d) => Some(Arc::new(b.trimmed(d - 1))),
+            },
         }
+    }
+
+    /// The chain, oldest first, each with where its successor takes over (`None`: newest).
+    fn chain(&self) -> Vec<(&Timeline, Option<Micros>)> {
+        let mut out = vec![(self, None)];
+        let mut tl = self;
+        while let Some(b) = &tl.before {
+            out.push((b, Some(tl.anchor.at)));
+            tl = b;
+        }
+        out.reverse();
+        out
+    }
+
+    /// The timeline that schedules `t`, and where its successor takes over.
+    fn at(&self, t: Micros) -> (&Timeline, Option<Micros>) {
+        let (mut tl, mut until) = (self, None);
+        while let Some(b) = &tl.before {
+            if t >= tl.anchor.at {
+                break;
+            }
+            until = Some(tl.anchor.at);
+            tl = b;
+        }
+        (tl, until)
     }
 
     /// The slot playing at `t`, with the lineup that describes it.
     pub fn resolve(&self, t: Micros) -> (Slot, &Lineup) {
-        let tl = self.at(t);
+        let (tl, until) = self.at(t);
         let mut slot = resolve(&tl.lineup.schedule, tl.anchor, t);
-        if !std::ptr::eq(tl, self) {
-            // The old timeline's slot ends where the new one takes over.
-            slot.end = slot.end.min(self.anchor.at);
+        if let Some(u) = until {
+            // A replaced timeline's slot ends where the next one takes over.
+            slot.end = slot.end.min(u);
         }
         (slot, &tl.lineup)
     }
@@ -81,30 +122,24 @@ impl Timeline {
     pub fn slots(&self, from: Micros, to: Micros, max: usize) -> Vec<(Slot, &Lineup)> {
         let mut out: Vec<(Slot, &Lineup)> = Vec::new();
         let mut start = from;
-        if let Some(b) = self.before.as_ref().filter(|_| from < self.anchor.at) {
-            let until = to.min(self.anchor.at);
-            for mut sl in slots(&b.lineup.schedule, b.anchor, from, until, max) {
-                if sl.start >= self.anchor.at {
+        for (tl, until) in self.chain() {
+            let end = until.map_or(to, |u| u.min(to));
+            if start >= end || out.len() >= max {
+                continue;
+            }
+            let handover = !out.is_empty();
+            for mut sl in slots(&tl.lineup.schedule, tl.anchor, start, end, max - out.len()) {
+                if sl.start >= end {
                     break;
                 }
-                sl.end = sl.end.min(self.anchor.at);
-                start = sl.end;
-                out.push((sl, &b.lineup));
-            }
-        }
-        if start < to && out.len() < max {
-            let handover = !out.is_empty();
-            for mut sl in slots(
-                &self.lineup.schedule,
-                self.anchor,
-                start,
-                to,
-                max - out.len(),
-            ) {
                 if handover {
-                    sl.start = sl.start.max(self.anchor.at);
+                    sl.start = sl.start.max(tl.anchor.at);
                 }
-                out.push((sl, &self.lineup));
+                if let Some(u) = until {
+                    sl.end = sl.end.min(u);
+                }
+                start = sl.end;
+                out.push((sl, &tl.lineup));
             }
         }
         out
@@ -190,7 +225,7 @@ impl Lineup {
                 EntryKind::Slate(_) => None,
             },
             SlotKind::Gap => None,
-            SlotKind::Event(i) => Some(&self.playlist.events[i].media),
+            SlotKind::Event(i) => self.playlist.events[i].media(),
         }
     }
 }
@@ -318,8 +353,12 @@ pub fn build(
         .iter()
         .map(|e| Event {
             when: e.at,
-            title: e.media.title.clone(),
-            duration: durations.length(&e.media, unplayable).max(floor),
+            title: e.item.title().to_string(),
+            duration: match &e.item {
+                Item::Media(m) => durations.length(m, unplayable),
+                Item::Slate(s) => s.duration,
+            }
+            .max(floor),
         })
         .collect();
     let schedule = Schedule {
@@ -357,12 +396,17 @@ fn fingerprint(playlist: &Playlist, s: &Schedule) -> String {
         text += &format!("len {}\n", e.duration.0);
     }
     for e in &playlist.events {
-        text += &format!(
-            "event {:?} {} in={}\n",
-            e.at,
-            e.media.path.display(),
-            e.media.in_point.0
-        );
+        match &e.item {
+            Item::Media(m) => {
+                text += &format!(
+                    "event {:?} {} in={}\n",
+                    e.at,
+                    m.path.display(),
+                    m.in_point.0
+                )
+            }
+            Item::Slate(sl) => text += &format!("event {:?} slate {}\n", e.at, sl.duration.0),
+        }
     }
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in text.bytes() {

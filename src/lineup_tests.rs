@@ -91,3 +91,97 @@ fn a_succeeded_timeline_keeps_the_past_and_tiles_across_the_handover() {
     assert_eq!(titles, ["A", "B", "A", "X", "X", "X"]);
     assert_eq!(v[3].0.start, at("2026-01-01T00:00:25Z"));
 }
+
+#[test]
+fn a_second_handover_at_the_same_instant_keeps_the_first_past() {
+    // A reload adopted at a frame, then a skip at that same frame: the skip's timeline must
+    // still answer for the time before it from the timeline before the reload.
+    let at = |s| parse_instant(s).unwrap();
+    let old = Timeline::new(
+        Arc::new(lineup(vec![media("A"), media("B")])),
+        Anchor {
+            at: at("2026-01-01T00:00:00Z"),
+            index: 0,
+        },
+    );
+    let handover = Anchor {
+        at: at("2026-01-01T00:00:25Z"),
+        index: 0,
+    };
+    let reloaded = old.succeed(Arc::new(lineup(vec![media("X"), media("Y")])), handover);
+    let skipped = reloaded.succeed(
+        reloaded.lineup.clone(),
+        Anchor {
+            index: 1,
+            ..handover
+        },
+    );
+    let (slot, l) = skipped.resolve(at("2026-01-01T00:00:24.5Z"));
+    assert_eq!(l.describe(slot.kind).0, "A");
+    assert_eq!(slot.start, at("2026-01-01T00:00:24Z"));
+    let (slot, l) = skipped.resolve(at("2026-01-01T00:00:25.5Z"));
+    assert_eq!(l.describe(slot.kind).0, "Y");
+    // A later handover keeps the one before it, as always.
+    let later = skipped.succeed(
+        skipped.lineup.clone(),
+        Anchor {
+            at: at("2026-01-01T00:00:27Z"),
+            index: 0,
+        },
+    );
+    let (slot, l) = later.resolve(at("2026-01-01T00:00:26Z"));
+    assert_eq!(l.describe(slot.kind).0, "Y");
+}
+
+#[test]
+fn two_handovers_back_still_answer_for_their_spans() {
+    // A reload adopted at 25 s, and the next one published (for 35 s) while the air is still
+    // before 25 s: each span is answered by the timeline that scheduled it.
+    let at = |s: &str| parse_instant(s).unwrap();
+    let first = Timeline::new(
+        Arc::new(lineup(vec![media("A"), media("B")])),
+        Anchor {
+            at: at("2026-01-01T00:00:00Z"),
+            index: 0,
+        },
+    );
+    let second = first.succeed(
+        Arc::new(lineup(vec![media("X")])),
+        Anchor {
+            at: at("2026-01-01T00:00:25Z"),
+            index: 0,
+        },
+    );
+    let third = second.succeed(
+        Arc::new(lineup(vec![media("Y")])),
+        Anchor {
+            at: at("2026-01-01T00:00:35Z"),
+            index: 0,
+        },
+    );
+    let title = |t: &str| {
+        let (slot, l) = third.resolve(at(t));
+        (l.describe(slot.kind).0.to_string(), slot.start <= at(t))
+    };
+    assert_eq!(title("2026-01-01T00:00:24.5Z"), ("A".into(), true));
+    assert_eq!(title("2026-01-01T00:00:30Z"), ("X".into(), true));
+    assert_eq!(title("2026-01-01T00:00:36Z"), ("Y".into(), true));
+    let v = third.slots(at("2026-01-01T00:00:23Z"), at("2026-01-01T00:00:38Z"), 100);
+    for w in v.windows(2) {
+        assert_eq!(w[0].0.end, w[1].0.start, "tiles across both handovers");
+    }
+    let titles: Vec<&str> = v.iter().map(|(s, l)| l.describe(s.kind).0).collect();
+    assert_eq!(titles, ["B", "A", "X", "X", "X", "X", "X", "Y", "Y"]);
+    // The chain is bounded.
+    let mut t = third;
+    for k in 0..20 {
+        t = t.succeed(
+            t.lineup.clone(),
+            Anchor {
+                at: at("2026-01-01T00:01:00Z") + Micros::from_secs(k),
+                index: 0,
+            },
+        );
+    }
+    assert_eq!(t.chain().len(), HANDOVERS + 1);
+}

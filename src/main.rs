@@ -12,7 +12,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use playout::channel::{self, RunOptions};
-use playout::config::{check_file, Channel};
+use playout::config::{check_file, Channel, OutputTarget};
+use playout::http::HlsFolder;
 use playout::lineup::{self, Durations, Timeline, TimelineCell};
 use playout::metrics::Metrics;
 use playout::pipeline::ChannelFormat;
@@ -43,7 +44,8 @@ enum Command {
     /// Play a channel until stopped (or for --for of channel time).
     Run {
         channel: PathBuf,
-        /// Send to this URL instead of the channel file's outputs (repeatable).
+        /// Send to this URL instead of the channel file's outputs (repeatable): rtmp://…,
+        /// rtmps://…, hls:FOLDER or file:PATH.
         #[arg(long = "output", value_name = "URL")]
         outputs: Vec<String>,
         /// Serve /metrics and /healthz here (overrides http.listen).
@@ -178,7 +180,10 @@ fn run(
             None
         }
     };
+    let outputs = channel::outputs(&channel, &outputs)?;
     let stop = Arc::new(AtomicBool::new(false));
+    let (skip_tx, skip_rx) = crossbeam_channel::bounded(4);
+    let frontier = Arc::new(playout::pipeline::source::Frontier::default());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("tokio")
@@ -186,15 +191,52 @@ fn run(
         .build()
         .context("starting the async runtime")?;
     if let Some(addr) = http.or(channel.http.listen) {
+        anyhow::ensure!(
+            addr.ip().is_loopback() || channel.http.api_token.is_some(),
+            "refusing to serve HTTP on {addr}, which is not a loopback address, without \
+             http.api_token: anyone who can reach it could change the channel. Set \
+             http.api_token (e.g. `api_token: ${{PLAYOUT_API_TOKEN}}`) or listen on 127.0.0.1"
+        );
         let listener = runtime
             .block_on(playout::http::bind(addr))
             .with_context(|| format!("cannot listen on {addr}"))?;
-        tracing::info!(%addr, "Serving http://{addr}/metrics and /healthz.");
+        let hls: Vec<HlsFolder> = outputs
+            .iter()
+            .filter_map(|o| match o.target() {
+                Ok(OutputTarget::Hls(folder)) => Some(HlsFolder {
+                    name: o.name.clone(),
+                    folder,
+                }),
+                _ => None,
+            })
+            .collect();
+        let addr = listener.local_addr().unwrap_or(addr);
+        if hls.is_empty() {
+            tracing::info!(%addr, "Serving http://{addr}/metrics and /healthz.");
+        } else {
+            tracing::info!(%addr, "Serving the watch page at http://{addr}/, the stream at /hls/index.m3u8, /metrics and /healthz.");
+            eprintln!("open http://{addr}/");
+        }
         let state = Arc::new(playout::http::State {
             metrics: metrics.clone(),
             timeline: timeline_cell.clone(),
             channel: channel.name.clone(),
             reload: reload_status.clone(),
+            outputs: outputs.iter().map(|o| o.name.clone()).collect(),
+            hls,
+            control: playout::http::ControlState {
+                token: channel.http.api_token.clone(),
+                playlist: channel.playlist.clone(),
+                media_dir: channel.media.dir.clone(),
+                max_upload: channel.media.max_upload,
+                prober: playout::library::Prober::start(ChannelFormat::of(&channel))
+                    .context("starting the library's probe thread")?,
+                skips: skip_tx,
+                reload: request_tx.clone(),
+                frontier: frontier.clone(),
+                edits: tokio::sync::Mutex::new(()),
+                outputs: outputs.clone(),
+            },
         });
         runtime.spawn(playout::http::serve(listener, state));
     }
@@ -222,6 +264,8 @@ fn run(
         RunOptions {
             cell: timeline_cell,
             updates: update_rx,
+            control: skip_rx,
+            frontier,
             outputs,
             stop_after,
             paced,
@@ -279,7 +323,14 @@ fn schedule(
         channel.slate.failure_duration,
         &mut Durations::default(),
     ));
-    let timeline = Timeline::resume(lineup, Some(&channel.state), from);
+    // The channel's own anchor (its state file) applies to a guide that starts before it,
+    // too: it is taken if it was set by now (or by `from`, if later). Without one the
+    // channel is assumed to start at `from`.
+    let now = playout::clock::wall_now().max(from);
+    let anchor = playout::state::load(&channel.state, &lineup.fingerprint)
+        .filter(|a| a.at <= now)
+        .unwrap_or(playout::schedule::Anchor { at: from, index: 0 });
+    let timeline = Timeline::new(lineup, anchor);
     let ps = playout::epg::programmes(&timeline, from, span);
     match format {
         Format::Text => print!("{}", playout::epg::to_text(&ps)),

@@ -254,6 +254,11 @@ impl Metrics {
         }
     }
 
+    /// Whether `output` is connected (or, for HLS, writing) now.
+    pub fn is_output_connected(&self, output: &str) -> bool {
+        self.output_connected.with_label_values(&[output]).get() > 0
+    }
+
     /// An output is connected now (called on connect and with each progress batch).
     pub fn saw_connected(&self) {
         self.last_connected_ms

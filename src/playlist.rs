@@ -7,6 +7,7 @@
 //! `check` holds `check_file`, which validates either kind of file for `playout check`.
 
 mod check;
+pub mod edit;
 
 #[cfg(test)]
 mod tests;
@@ -37,11 +38,20 @@ pub struct Playlist {
     pub events: Vec<EventItem>,
 }
 
-/// A programme at a fixed time.
+/// A programme at a fixed time: a media file, or a slate for a set time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventItem {
     pub at: When,
-    pub media: MediaItem,
+    pub item: Item,
+}
+
+impl EventItem {
+    pub fn media(&self) -> Option<&MediaItem> {
+        match &self.item {
+            Item::Media(m) => Some(m),
+            Item::Slate(_) => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,12 +142,13 @@ struct PlaylistFile {
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "an event: a mapping with `at` and `path`, and optionally title, in, out and \
-                 duration"
+    expecting = "an event: a mapping with `at` and `path` (or `slate`), and optionally title, \
+                 in, out and duration"
 )]
 struct EventFile {
     at: Text<64>,
-    path: Text<4096>,
+    path: Option<Text<4096>>,
+    slate: Option<Micros>,
     title: Option<Text<MAX_TITLE_CHARS>>,
     #[serde(rename = "in")]
     in_point: Option<Micros>,
@@ -218,15 +229,15 @@ fn validate_event(
         );
     }
     let item = ItemFile {
-        path: Some(raw.path),
-        slate: None,
+        path: raw.path,
+        slate: raw.slate,
         title: raw.title,
         in_point: raw.in_point,
         out: raw.out,
         duration: raw.duration,
     };
     match (when, validate_item(item, at, playlist, p)) {
-        (Some(at), Some(Item::Media(media))) => Some(EventItem { at, media }),
+        (Some(at), Some(item)) => Some(EventItem { at, item }),
         _ => None,
     }
 }

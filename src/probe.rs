@@ -71,3 +71,29 @@ pub fn report(path: &Path, fmt: &ChannelFormat) -> Result<String, String> {
         }
     }
 }
+
+/// The same answer as `report`, as JSON for the control API: `playable`, and either what the
+/// file holds and what the channel will do with it, or why it would play as slate.
+pub fn facts(path: &Path, fmt: &ChannelFormat) -> serde_json::Value {
+    match open(path, Micros::ZERO) {
+        Err(e) => serde_json::json!({
+            "playable": false,
+            "reason": e.reason.label(),
+            "error": e.detail,
+            "will": format!("be replaced by slate because {} ({})", e.detail, e.reason.label()),
+        }),
+        Ok(o) => {
+            let i = &o.info;
+            serde_json::json!({
+                "playable": true,
+                "container": i.format,
+                "duration_seconds": i.duration.map(|d| d.as_secs_f64()),
+                "still": i.still,
+                "video": i.video.is_some(),
+                "audio": i.audio.is_some(),
+                "streams": i.streams,
+                "actions": plan(i, fmt).actions,
+            })
+        }
+    }
+}

@@ -96,7 +96,7 @@ impl Reloader {
 /// The first channel setting that differs and needs a restart: the encoders, the slate
 /// picture, the outputs and the HTTP listener are built once at start.
 pub fn restart_needed(old: &Channel, new: &Channel) -> Option<&'static str> {
-    let checks: [(&'static str, bool); 9] = [
+    let checks: [(&'static str, bool); 10] = [
         ("name", old.name != new.name),
         ("playlist", old.playlist != new.playlist),
         ("video", old.video != new.video),
@@ -108,6 +108,7 @@ pub fn restart_needed(old: &Channel, new: &Channel) -> Option<&'static str> {
         ),
         ("outputs", old.outputs != new.outputs),
         ("http", old.http != new.http),
+        ("media", old.media != new.media),
         ("state", old.state != new.state),
     ];
     checks.iter().find(|(_, changed)| *changed).map(|(f, _)| *f)
@@ -122,7 +123,7 @@ fn warn_missing(p: &Playlist) {
             Item::Media(m) => Some(&m.path),
             Item::Slate(_) => None,
         })
-        .chain(p.events.iter().map(|e| &e.media.path))
+        .chain(p.events.iter().filter_map(|e| e.media().map(|m| &m.path)))
         .filter(|path| !path.exists())
         .map(|path| path.display().to_string())
         .collect();

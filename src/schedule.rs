@@ -313,6 +313,16 @@ pub fn rfc3339(t: Micros) -> String {
     }
 }
 
+/// RFC 3339 in UTC with exactly three decimals (`2026-12-02T19:41:30.000Z`), as HLS's
+/// `EXT-X-PROGRAM-DATE-TIME` wants it: rounded to the nearest millisecond.
+pub fn rfc3339_millis(t: Micros) -> String {
+    let ms = t.0.div_euclid(1000) + i64::from(t.0.rem_euclid(1000) >= 500);
+    match DateTime::<Utc>::from_timestamp_millis(ms) {
+        Some(d) => d.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        None => t.0.to_string(),
+    }
+}
+
 /// Parses an RFC 3339 instant (any offset) into Unix microseconds.
 pub fn parse_instant(s: &str) -> Option<Micros> {
     DateTime::parse_from_rfc3339(s.trim())

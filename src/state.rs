@@ -5,7 +5,6 @@
 //! another lineup is ignored with a warning and the timeline starts afresh.
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -72,24 +71,9 @@ pub fn load(path: &Path, fingerprint: &str) -> Option<Anchor> {
 /// Replaces the state file atomically: a reader (or a crash) sees the old file or the new
 /// one, never half of one.
 pub fn save(path: &Path, state: &SavedState) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let tmp = path.with_extension("json.tmp");
-    {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(
-            serde_json::to_string_pretty(state)
-                .expect("plain struct")
-                .as_bytes(),
-        )?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    fs::File::open(dir)?.sync_all()
+    let mut text = serde_json::to_string_pretty(state).expect("plain struct");
+    text.push('\n');
+    crate::files::write_atomic(path, text.as_bytes())
 }
 
 #[cfg(test)]
@@ -114,6 +98,12 @@ mod tests {
         fs::write(&path, "{not json").unwrap();
         assert_eq!(load(&path, "abc"), None);
         assert_eq!(load(&dir.path().join("none.json"), "abc"), None);
-        assert!(!path.with_extension("json.tmp").exists());
+        // Only the state file is left: no temporary file beside it.
+        let names: Vec<_> = fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, [path.file_name().unwrap()]);
     }
 }

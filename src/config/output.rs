@@ -40,7 +40,17 @@ impl OutputConfig {
         })
     }
 
-    /// Whether this is an RTMP(S) ingest or a local FLV file.
+    /// An `hls:` output whose folder is relative is made absolute against `base` (the channel
+    /// file's folder, or the working directory for `--output`).
+    pub fn resolve_folder(&mut self, base: &std::path::Path) {
+        if let Ok(OutputTarget::Hls(folder)) = self.target() {
+            if folder.is_relative() {
+                self.url = format!("hls:{}", base.join(folder).display());
+            }
+        }
+    }
+
+    /// Whether this is an RTMP(S) ingest, a local FLV file or an HLS folder.
     pub fn target(&self) -> Result<OutputTarget, String> {
         parse_output_url(&self.url)
     }
@@ -66,10 +76,13 @@ pub enum OutputTarget {
     Rtmp,
     /// `file:PATH` or a path ending `.flv`: an FLV file written locally, for debugging.
     File(PathBuf),
+    /// `hls:FOLDER`: a live HLS playlist and its MPEG-TS segments, written into FOLDER and
+    /// served by the HTTP server at `/hls/NAME/index.m3u8`.
+    Hls(PathBuf),
 }
 
 const URL_EXPECTED: &str =
-    "expected rtmp://HOST[:PORT]/APP/KEY, rtmps://…, file:PATH or a path ending .flv";
+    "expected rtmp://HOST[:PORT]/APP/KEY, rtmps://…, hls:FOLDER, file:PATH or a path ending .flv";
 
 /// Checks an (already expanded) output URL. The error message shows the URL redacted.
 pub fn parse_output_url(url: &str) -> Result<OutputTarget, String> {
@@ -82,6 +95,12 @@ pub fn parse_output_url(url: &str) -> Result<OutputTarget, String> {
             "{shown:?} contains a space or control character (expected a URL without them; \
              percent-encode them)"
         ));
+    }
+    if let Some(folder) = url.strip_prefix("hls:") {
+        if folder.is_empty() {
+            return Err(format!("{shown:?} has no folder (expected hls:FOLDER)"));
+        }
+        return Ok(OutputTarget::Hls(PathBuf::from(folder)));
     }
     if let Some(rest) = url.strip_prefix("file:") {
         // `file:///tmp/x.flv` is the URL spelling of `file:/tmp/x.flv`.
@@ -161,7 +180,7 @@ fn check_host_port(host_port: &str) -> Result<(), &'static str> {
 /// to tell outputs apart. A file path (`file:…` or anything without a scheme) is shown as
 /// is; something that looks like a broken URL (`rtmp:/host/key`) keeps only its scheme.
 pub fn redact_url(url: &str) -> String {
-    if url.starts_with("file:") {
+    if url.starts_with("file:") || url.starts_with("hls:") {
         return url.to_string();
     }
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -328,7 +347,11 @@ mod tests {
         );
         assert_eq!(parse_output_url("file:///tmp/x"), Ok(File("/tmp/x".into())));
         assert_eq!(parse_output_url("file:rel.flv"), Ok(File("rel.flv".into())));
+        assert_eq!(parse_output_url("hls:out/web"), Ok(Hls("out/web".into())));
+        assert_eq!(parse_output_url("hls:/srv/hls"), Ok(Hls("/srv/hls".into())));
+        assert_eq!(redact_url("hls:/srv/hls"), "hls:/srv/hls");
         let err = |u: &str| parse_output_url(u).unwrap_err();
+        assert!(err("hls:").contains("no folder"));
         assert!(err("").contains("empty"));
         assert!(err("http://h/app/KEY").contains("\"http://h/app/****\" has the scheme \"http\""));
         assert!(err("rtmp://h/").contains("no application path"));

@@ -365,7 +365,7 @@ fn output_rules() {
         o("[{url: 'rtmp://h/app/${NOPE}'}]"),
         "outputs[0].url: the URL environment variable NOPE is not set (expected it to hold the value for ${NOPE})"
     );
-    assert_eq!(o("[{url: 'http://h/app/KEY'}]"), "outputs[0].url: \"http://h/app/****\" has the scheme \"http\" (expected rtmp://HOST[:PORT]/APP/KEY, rtmps://…, file:PATH or a path ending .flv)");
+    assert_eq!(o("[{url: 'http://h/app/KEY'}]"), "outputs[0].url: \"http://h/app/****\" has the scheme \"http\" (expected rtmp://HOST[:PORT]/APP/KEY, rtmps://…, hls:FOLDER, file:PATH or a path ending .flv)");
     assert_eq!(o("[{url: 'rtmp://h'}]"), "outputs[0].url: \"rtmp://h\" has no application path (expected rtmp://HOST[:PORT]/APP/KEY)");
     assert_eq!(o("[{url: 'rtmp://h/a/k', name: Mux}]"), "outputs[0].name: \"Mux\" is not a valid output name (expected 1..=32 characters of a-z, 0-9, _ and -)");
     assert_eq!(
@@ -472,7 +472,7 @@ fn syntax_and_type_errors() {
         "line 3 column 16: video.width: invalid type: integer `-2`, expected u64"
     );
     assert_eq!(error("name: x\nplaylist: [p.yaml]\n"), "line 2 column 11: playlist: invalid type: sequence, expected text of at most 4096 characters");
-    assert_eq!(error("- name: x\n"), "line 1 column 1: invalid type: sequence, expected a channel file: a mapping with name, playlist and optionally video, audio, slate, outputs, http, timezone and state");
+    assert_eq!(error("- name: x\n"), "line 1 column 1: invalid type: sequence, expected a channel file: a mapping with name, playlist and optionally video, audio, slate, outputs, http, media, timezone and state");
     assert_eq!(error("name: x\nplaylist: p.yaml\nvideo: {fsp: 30}\n"), "line 3 column 9: video: unknown field `fsp`, expected one of `width`, `height`, `fps`, `bitrate`, `maxrate`, `bufsize`, `preset`, `keyframe_interval`");
     assert!(error("name: x\nplaylist: p.yaml\nextra: 1\n").contains("unknown field `extra`"));
 }

@@ -9,16 +9,17 @@ use serde::Deserialize;
 
 use super::output::{self, expand_env, parse_output_url, OutputConfig};
 use super::values::{clip, format_bitrate, format_fps, parse_colour, present_or_null};
-use super::values::{Bitrate, Fps, List, Text};
-use super::{resolve, AudioFormat, Channel, ConfigError, HttpSettings, Problems};
-use super::{SlateSettings, VideoFormat, X264_PRESETS};
+use super::values::{format_bytes, Bitrate, ByteSize, Fps, List, Text};
+use super::X264_PRESETS;
+use super::{resolve, ApiToken, AudioFormat, Channel, ConfigError, HttpSettings, Problems};
+use super::{MediaSettings, SlateSettings, VideoFormat, DEFAULT_MAX_UPLOAD, MIN_TOKEN_CHARS};
 use crate::time::Micros;
 
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
     expecting = "a channel file: a mapping with name, playlist and optionally video, audio, \
-                 slate, outputs, http, timezone and state"
+                 slate, outputs, http, media, timezone and state"
 )]
 pub(super) struct ChannelFile {
     name: Text<100>,
@@ -28,6 +29,7 @@ pub(super) struct ChannelFile {
     slate: Option<SlateFile>,
     outputs: Option<List<OutputFile, 32>>,
     http: Option<HttpFile>,
+    media: Option<MediaFile>,
     timezone: Option<Text<64>>,
     state: Option<Text<4096>>,
 }
@@ -89,10 +91,21 @@ struct OutputFile {
 #[derive(Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "http settings: a mapping with listen"
+    expecting = "http settings: a mapping with listen and api_token"
 )]
 struct HttpFile {
     listen: Option<Text<256>>,
+    api_token: Option<Text<4096>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "media settings: a mapping with dir and max_upload"
+)]
+struct MediaFile {
+    dir: Option<Text<4096>>,
+    max_upload: Option<ByteSize>,
 }
 
 pub(super) fn validate(
@@ -150,6 +163,7 @@ pub(super) fn validate(
             abs.with_file_name(format!("{stem}.state.json"))
         }
     };
+    let media = validate_media(raw.media.unwrap_or_default(), &abs, &mut p);
     let channel = Channel {
         name,
         playlist: resolve(&abs, &raw.playlist.0),
@@ -158,7 +172,8 @@ pub(super) fn validate(
         audio: validate_audio(raw.audio.unwrap_or_default(), &mut p),
         slate: validate_slate(raw.slate.unwrap_or_default(), &mut p),
         outputs,
-        http: validate_http(raw.http.unwrap_or_default(), &mut p),
+        http: validate_http(raw.http.unwrap_or_default(), env, &mut p),
+        media,
         timezone,
         state,
     };
@@ -387,18 +402,39 @@ fn validate_outputs(
             );
         }
         let ca_file = o.ca_file.map(|Text(f)| resolve(channel_file, &f));
-        outputs.push(OutputConfig {
+        let mut out = OutputConfig {
             name,
             url,
             write_timeout,
             tls_verify: o.tls_verify.unwrap_or(true),
             ca_file,
-        });
+        };
+        out.resolve_folder(channel_file.parent().unwrap_or(Path::new("/")));
+        if let Ok(output::OutputTarget::Hls(folder)) = out.target() {
+            if let Some(j) = outputs
+                .iter()
+                .position(|o| o.target() == Ok(output::OutputTarget::Hls(folder.clone())))
+            {
+                p.add(
+                    format!("outputs[{i}].url"),
+                    format!(
+                        "{} is already the folder of outputs[{j}] (expected one folder per HLS \
+                         output)",
+                        folder.display()
+                    ),
+                );
+            }
+        }
+        outputs.push(out);
     }
     outputs
 }
 
-fn validate_http(raw: HttpFile, p: &mut Problems) -> HttpSettings {
+fn validate_http(
+    raw: HttpFile,
+    env: &dyn Fn(&str) -> Option<String>,
+    p: &mut Problems,
+) -> HttpSettings {
     let listen = raw.listen.and_then(|Text(s)| {
         s.trim()
             .parse::<SocketAddr>()
@@ -414,5 +450,53 @@ fn validate_http(raw: HttpFile, p: &mut Problems) -> HttpSettings {
             })
             .ok()
     });
-    HttpSettings { listen }
+    // The token is a secret: messages name the variable or the rule, never the value.
+    let api_token = raw.api_token.and_then(|Text(t)| match expand_env(&t, env) {
+        Err(e) => {
+            p.add("http.api_token", format!("the token {e}"));
+            None
+        }
+        Ok(t) if t.chars().count() < MIN_TOKEN_CHARS => {
+            p.add(
+                "http.api_token",
+                format!(
+                    "the token is too short (expected at least {MIN_TOKEN_CHARS} characters; \
+                     e.g. `openssl rand -hex 24`)"
+                ),
+            );
+            None
+        }
+        Ok(t) if t.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            p.add(
+                "http.api_token",
+                "the token contains a space or control character (expected one word, as an \
+                 HTTP header carries it)",
+            );
+            None
+        }
+        Ok(t) => Some(ApiToken::new(t)),
+    });
+    HttpSettings { listen, api_token }
+}
+
+fn validate_media(raw: MediaFile, channel: &Path, p: &mut Problems) -> MediaSettings {
+    let dir = match raw.dir {
+        Some(Text(d)) if d.trim().is_empty() => {
+            p.add("media.dir", "the path is empty (expected a folder)");
+            PathBuf::new()
+        }
+        Some(Text(d)) => resolve(channel, &d),
+        None => resolve(channel, "media"),
+    };
+    let max_upload = raw.max_upload.map_or(DEFAULT_MAX_UPLOAD, |b| b.0);
+    if max_upload == 0 {
+        p.add(
+            "media.max_upload",
+            format!(
+                "0 bytes is too small (expected e.g. {})",
+                format_bytes(DEFAULT_MAX_UPLOAD)
+            ),
+        );
+    }
+    MediaSettings { dir, max_upload }
 }

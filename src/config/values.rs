@@ -246,6 +246,66 @@ pub(crate) fn parse_bitrate(s: &str) -> Option<u64> {
         .flatten()
 }
 
+/// A size in bytes: `8G`, `500M`, `64K` (binary: K = 1024), optionally with `B`/`iB`
+/// (`8GiB`), or a plain number of bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ByteSize(pub u64);
+
+const BYTES_EXPECTED: &str = "expected e.g. 8G, 500M, 64K or a number of bytes";
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                write!(f, "a size ({BYTES_EXPECTED})")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ByteSize, E> {
+                Ok(ByteSize(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ByteSize, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ByteSize, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteSize, E> {
+                parse_bytes(v).map(ByteSize).ok_or_else(|| {
+                    E::custom(format!("{:?} is not a size ({BYTES_EXPECTED})", clip(v)))
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+pub(crate) fn parse_bytes(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let s = s
+        .strip_suffix("iB")
+        .or_else(|| s.strip_suffix('B'))
+        .unwrap_or(s);
+    let (number, shift) = match s.chars().last()? {
+        'K' | 'k' => (&s[..s.len() - 1], 10),
+        'M' => (&s[..s.len() - 1], 20),
+        'G' => (&s[..s.len() - 1], 30),
+        'T' => (&s[..s.len() - 1], 40),
+        _ => (s, 0),
+    };
+    digits_u64(number.trim_end())?.checked_mul(1u64 << shift)
+}
+
+/// `8G`, `500M`, `1536`: for messages.
+pub fn format_bytes(n: u64) -> String {
+    for (shift, unit) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
+        if n != 0 && n % (1u64 << shift) == 0 {
+            return format!("{}{unit}", n >> shift);
+        }
+    }
+    format!("{n} bytes")
+}
+
 /// `3M`, `128k`, `1500`: for messages and summaries only.
 pub fn format_bitrate(bps: u64) -> String {
     if bps != 0 && bps % 1_000_000 == 0 {
@@ -383,6 +443,26 @@ mod tests {
         );
         assert!(b("-1").is_err());
         assert!(b("1.5").is_err());
+    }
+
+    #[test]
+    fn byte_sizes() {
+        let b = |y: &str| serde_yaml::from_str::<ByteSize>(y).map(|b| b.0);
+        assert_eq!(b("8G").unwrap(), 8 << 30);
+        assert_eq!(b("8GiB").unwrap(), 8 << 30);
+        assert_eq!(b("500M").unwrap(), 500 << 20);
+        assert_eq!(b("64k").unwrap(), 64 << 10);
+        assert_eq!(b("1536").unwrap(), 1536);
+        assert_eq!(b("100B").unwrap(), 100);
+        for bad in ["8X", "G", "-1", "1.5G", "99999999999T", "''"] {
+            let e = b(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("is not a size") || e.contains("invalid"),
+                "{bad}: {e}"
+            );
+        }
+        assert_eq!(format_bytes(8 << 30), "8G");
+        assert_eq!(format_bytes(1536), "1536 bytes");
     }
 
     #[test]

@@ -75,24 +75,34 @@ mod tests {
 
     #[test]
     fn cpu_time_has_fractions_and_the_other_families_stay() {
-        // Burn a little CPU so the reading is not a whole number by luck.
-        let t = std::time::Instant::now();
+        let c = ProcessCollector::for_self();
+        // Burn a little CPU between readings: one reading can be a whole number of seconds
+        // by luck (seen: exactly 2 s), five in a row cannot, unless fractions are lost.
+        let mut readings = Vec::new();
         let mut x = 0u64;
-        while t.elapsed() < std::time::Duration::from_millis(30) {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        for _ in 0..5 {
+            let t = std::time::Instant::now();
+            while t.elapsed() < std::time::Duration::from_millis(30) {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            }
+            let fams = c.collect();
+            let names: Vec<&str> = fams.iter().map(|f| f.get_name()).collect();
+            assert!(
+                names.contains(&"process_resident_memory_bytes"),
+                "{names:?}"
+            );
+            assert_eq!(names.iter().filter(|n| **n == CPU).count(), 1);
+            let cpu = fams.iter().find(|f| f.get_name() == CPU).unwrap();
+            readings.push(cpu.get_metric()[0].get_counter().get_value());
+            if readings.last().is_some_and(|v| v.fract() != 0.0) {
+                break;
+            }
         }
         assert!(x != 42);
-        let c = ProcessCollector::for_self();
-        let fams = c.collect();
-        let names: Vec<&str> = fams.iter().map(|f| f.get_name()).collect();
         assert!(
-            names.contains(&"process_resident_memory_bytes"),
-            "{names:?}"
+            readings.iter().all(|v| *v > 0.0) && readings.iter().any(|v| v.fract() != 0.0),
+            "cpu seconds {readings:?}"
         );
-        assert_eq!(names.iter().filter(|n| **n == CPU).count(), 1);
-        let cpu = fams.iter().find(|f| f.get_name() == CPU).unwrap();
-        let v = cpu.get_metric()[0].get_counter().get_value();
-        assert!(v > 0.0 && v.fract() != 0.0, "cpu seconds {v}");
         assert_eq!(c.desc().iter().filter(|d| d.fq_name == CPU).count(), 1);
     }
 }

@@ -1,9 +1,10 @@
 //! Outputs: one pacer releases encoded packets when their channel time has come on the
-//! clock, then fans them out to one FLV writer thread per output. A packet's channel time
+//! clock, then fans them out to one writer thread per output: FLV (RTMP(S) or a file) or HLS. A packet's channel time
 //! is its decode timestamp; the pacer lets packets leave up to `LEAD` early so the ingest's
 //! buffer never runs dry, and never holds one back because another output is slow.
 
 pub mod flv;
+pub mod hls;
 pub mod reconnect;
 
 use std::sync::Arc;

@@ -70,6 +70,9 @@ pub fn play(
     let fps = s.fmt.fps;
     let limit_frames = Some(take.frames);
     tracing::info!(item = %item.title, file = %o.path.display(), from = %take.start, frames = take.frames, "Item started.");
+    let first_frame = sp.position_frames();
+    // Where a reload's event or a skip cut the item short, if one did.
+    let mut cut_to: Option<i64> = None;
     sp.begin_item(limit_frames, &s.slate);
     let tb = |i: usize| {
         let t = o
@@ -135,6 +138,7 @@ pub fn play(
         if packets % 64 == 0 {
             if let Some(end) = cut(sp.position_frames()) {
                 sp.cut_at(end);
+                cut_to = Some(cut_to.map_or(end, |c: i64| c.min(end)));
             }
         }
         // A fresh packet per read: `av_read_frame` overwrites the packet it is given without
@@ -222,6 +226,12 @@ pub fn play(
         return Outcome::Stopped;
     }
     if failure.is_none() && !still {
+        // A cut item was wanted only up to the cut.
+        let wanted = cut_to.map_or(take.frames, |c| (c - first_frame).min(take.frames));
+        let take = Take {
+            frames: wanted,
+            ..take
+        };
         failure = truncation(&o, take, played, fps);
     }
     match failure {

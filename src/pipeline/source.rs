@@ -7,7 +7,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -23,6 +23,46 @@ use crate::schedule::{occurrence_at_or_after, resolve, rfc3339, Anchor, Slot, Sl
 use crate::state::{self, SavedState};
 use crate::time::{frames_in, rescale, Micros, MICROS};
 
+/// What an operator asks of the source (the control API sends it).
+#[derive(Debug)]
+pub enum Control {
+    /// End the slot on air (the one that started at `on_air`, by the wall clock) at the next
+    /// frame the source makes, and go on with the rotation's next item. The source runs ahead
+    /// of the wall clock; if it has already left that slot, the slot ends on air on its own
+    /// before a cut could reach the air, and nothing is cut.
+    Skip {
+        on_air: Micros,
+        reply: tokio::sync::oneshot::Sender<Result<Skipped, String>>,
+    },
+}
+
+/// A skip, done.
+#[derive(Clone, Debug)]
+pub struct Skipped {
+    /// What was cut short.
+    pub title: String,
+    /// What plays from `at`.
+    pub next: String,
+    /// The channel time of the first frame of `next`.
+    pub at: Micros,
+}
+
+/// How far the source has got: the channel time (Unix µs) of the next frame it makes. It
+/// runs ahead of the wall clock by the queues between it and the pacer, so a change made
+/// for a time before this cannot be on air at that time.
+#[derive(Debug, Default)]
+pub struct Frontier(AtomicI64);
+
+impl Frontier {
+    pub fn get(&self) -> Micros {
+        Micros(self.0.load(Ordering::Relaxed))
+    }
+
+    fn set(&self, t: Micros) {
+        self.0.store(t.0, Ordering::Relaxed);
+    }
+}
+
 pub struct SourceSettings {
     pub fmt: ChannelFormat,
     /// Where the channel starts; the source owns it from then on.
@@ -31,6 +71,10 @@ pub struct SourceSettings {
     pub cell: Arc<TimelineCell>,
     /// Reloaded lineups from the reloader.
     pub updates: Receiver<Arc<Lineup>>,
+    /// Skips from the control API.
+    pub control: Receiver<Control>,
+    /// Where the source publishes how far it has got.
+    pub frontier: Arc<Frontier>,
     /// The channel time (Unix µs) of frame 0 of this run.
     pub t0: Micros,
     /// Where to keep the anchor across restarts (none for unpaced runs: simulated time).
@@ -60,13 +104,31 @@ pub fn run(s: SourceSettings, tx: Sender<Media>) {
         rx: &s.updates,
         pending: RefCell::new(None),
     };
+    // A skip asked for while the last slot played, with the title it cut short.
+    let skip: RefCell<Option<(SkipReply, String)>> = RefCell::new(None);
     while !(s.stop.load(Ordering::Relaxed) || splicer.is_done()) {
         let pos = clock.time_of(splicer.position_frames());
+        s.frontier.set(pos);
         if let Some(new) = watch.take() {
             let index = continue_index(&tl.lineup, &new, last_rotation);
             tl = tl.succeed(new, Anchor { at: pos, index });
             s.cell.set(tl.clone());
             tracing::info!(at = %rfc3339(pos), next = %tl.lineup.schedule.rotation.get(index).map(|e| e.title.as_str()).unwrap_or("-"), "Playlist change takes effect.");
+        }
+        if let Some((reply, title)) = skip.borrow_mut().take() {
+            // The rotation goes on from the entry after the one cut short, from this frame.
+            let n = tl.lineup.schedule.rotation.len().max(1);
+            let index = last_rotation.map_or(0, |i| (i + 1) % n);
+            tl = tl.succeed(tl.lineup.clone(), Anchor { at: pos, index });
+            s.cell.set(tl.clone());
+            let (next, _) = tl.resolve(pos);
+            let next = tl.lineup.describe(next.kind).0.to_string();
+            tracing::info!(at = %rfc3339(pos), skipped = %title, %next, "Skipped.");
+            let _ = reply.send(Ok(Skipped {
+                title,
+                next,
+                at: pos,
+            }));
         }
         let lineup = tl.lineup.clone();
         let mut slot = resolve(&lineup.schedule, tl.anchor, pos);
@@ -84,13 +146,53 @@ pub fn run(s: SourceSettings, tx: Sender<Media>) {
         save_state(&s, &tl, title, &slot);
         // An event added by a reload while this slot plays cuts it at the event's time.
         let cut = Cell::new(end);
+        let is_event = matches!(slot.kind, SlotKind::Event(_));
+        // A reload waiting for this slot to end is published at once, as it will be
+        // adopted (at the slot's end, going on as `continue_index` says), so that the API's
+        // "next" and the guide are right from the moment the edit is in, not from the
+        // boundary.
+        let mut published: Option<Arc<Lineup>> = None;
+        let mut publish_pending = |cut_frame: i64| {
+            if let Some(p) = watch.pending() {
+                if !published.as_ref().is_some_and(|q| Arc::ptr_eq(q, &p)) {
+                    let index = continue_index(&tl.lineup, &p, last_rotation);
+                    let at = clock.time_of(cut_frame);
+                    s.cell.set(tl.succeed(p.clone(), Anchor { at, index }));
+                    published = Some(p);
+                }
+            }
+        };
         let mut check = |at: i64| -> Option<i64> {
-            let ev = watch.next_event(clock.time_of(at))?;
-            let f = clock.frame_at(ev).max(at + 1);
-            (f < cut.get()).then(|| {
+            s.frontier.set(clock.time_of(at));
+            while let Ok(Control::Skip { on_air, reply }) = s.control.try_recv() {
+                if on_air < slot.start {
+                    let (gone, lineup) = tl.resolve(on_air);
+                    let _ = reply.send(Ok(Skipped {
+                        title: lineup.describe(gone.kind).0.to_string(),
+                        next: title.to_string(),
+                        at: slot.start,
+                    }));
+                } else if is_event {
+                    let _ = reply.send(Err(format!(
+                        "an event is on air ({title}); events keep their times (remove the \
+                         event from the playlist to end it)"
+                    )));
+                } else if skip.borrow().is_some() {
+                    let _ = reply.send(Err("a skip is already under way".to_string()));
+                } else {
+                    *skip.borrow_mut() = Some((reply, title.to_string()));
+                    cut.set(cut.get().min(at + 1));
+                    return Some(cut.get());
+                }
+            }
+            let ev = watch.next_event(clock.time_of(at));
+            let f = ev.map(|ev| clock.frame_at(ev).max(at + 1));
+            let earlier = f.filter(|f| *f < cut.get());
+            if let Some(f) = earlier {
                 cut.set(f);
-                f
-            })
+            }
+            publish_pending(cut.get());
+            earlier
         };
         let media = lineup.media(slot.kind);
         let opened = media.map(|m| {
@@ -153,6 +255,8 @@ pub fn run(s: SourceSettings, tx: Sender<Media>) {
     tracing::debug!(frames = splicer.position_frames(), "Source finished.");
 }
 
+type SkipReply = tokio::sync::oneshot::Sender<Result<Skipped, String>>;
+
 /// Slate up to the frame in `end`, a second at a time, so that a reload that brings an event
 /// inside this stretch can move `end` earlier.
 fn fill_checked(
@@ -192,6 +296,12 @@ impl Updates<'_> {
     fn take(&self) -> Option<Arc<Lineup>> {
         self.poll();
         self.pending.borrow_mut().take()
+    }
+
+    /// The lineup waiting for the next boundary, if any.
+    fn pending(&self) -> Option<Arc<Lineup>> {
+        self.poll();
+        self.pending.borrow().clone()
     }
 
     /// The first event of the pending lineup starting after `t`.

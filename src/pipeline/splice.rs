@@ -279,9 +279,13 @@ impl Splicer {
         self.video - self.item.v0
     }
 
-    /// Ends the item at channel frame `frame` at the latest (an event comes).
+    /// Ends the item at channel frame `frame` at the latest (an event comes, a skip). Never
+    /// before what is already out: the frame the video has reached, or the frame that covers
+    /// the audio already sent (audio runs up to a frame or so ahead), so the item still ends
+    /// with audio and video on the same frame.
     pub fn cut_at(&mut self, frame: i64) {
-        let frame = frame.max(self.video);
+        let covering = frames_covering(self.audio, self.fmt.fps, self.fmt.sample_rate as i64);
+        let frame = frame.max(self.video).max(covering);
         self.item.v_limit = Some(self.item.v_limit.map_or(frame, |l| l.min(frame)));
     }
 

@@ -96,6 +96,28 @@ fn longer_audio_extends_video_by_holding_the_last_frame() {
 }
 
 #[test]
+fn a_cut_behind_the_audio_already_out_still_ends_aligned() {
+    // A skip asks for "the next frame" while the audio has run ahead of the video: the cut
+    // lands on the frame that covers the audio, and the next item starts aligned.
+    let (mut sp, rx) = setup(Rational::new(30, 1), None);
+    sp.begin_item(None, &picture());
+    for i in 0..10 {
+        sp.video(picture(), i);
+    }
+    // 14 frames' worth of audio (22400 samples) against 10 frames of video.
+    sp.audio(&audio(22400, 0.5), 0);
+    sp.cut_at(11);
+    sp.end_item();
+    // The next item starts aligned (begin_item asserts it).
+    sp.fill(5, &picture());
+    sp.finish();
+    let r = record(&rx);
+    assert_continuous(&r);
+    assert_eq!(r.video.len(), 19, "cut at frame 14, then 5 frames");
+    assert_eq!(audio_total(&r), 19 * 1600);
+}
+
+#[test]
 fn shorter_audio_is_padded_with_silence() {
     let (mut sp, rx) = setup(Rational::new(30, 1), None);
     sp.begin_item(None, &picture());

@@ -292,7 +292,11 @@ mod tests {
         assert!(e[0].message.contains("items"), "{}", e[0]);
         // …a file with only events too, and one with broken YAML by its keys.
         let e = check_file(&d.write("ev.yaml", "events: [{at: '20:00'}]\n")).unwrap_err();
-        assert!(e[0].message.contains("missing field `path`"), "{}", e[0]);
+        assert!(
+            e[0].message.contains("neither `path` nor `slate`"),
+            "{}",
+            e[0]
+        );
         let e = check_file(&d.write("bad.yaml", "items:\n  - path: [a\n")).unwrap_err();
         assert!(e[0].place.starts_with("line "), "{}", e[0]);
         // Anything else is a channel file.

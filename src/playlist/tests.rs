@@ -218,13 +218,19 @@ fn events_are_daily_or_once_and_checked_like_items() {
         p.events[0].at,
         When::Daily(chrono::NaiveTime::from_hms_opt(20, 0, 0).unwrap())
     );
-    assert_eq!(p.events[0].media.title, "News");
-    assert_eq!(p.events[0].media.path, Path::new("/srv/tv/news.mkv"));
+    assert_eq!(p.events[0].media().unwrap().title, "News");
+    assert_eq!(
+        p.events[0].media().unwrap().path,
+        Path::new("/srv/tv/news.mkv")
+    );
     assert_eq!(
         p.events[1].at,
         When::Daily(chrono::NaiveTime::from_hms_opt(6, 30, 0).unwrap())
     );
-    assert_eq!(p.events[1].media.out_point, Some(Micros::from_secs(600)));
+    assert_eq!(
+        p.events[1].media().unwrap().out_point,
+        Some(Micros::from_secs(600))
+    );
     assert_eq!(
         p.events[2].at,
         When::Once(parse_instant("2026-12-24T19:00:00Z").unwrap())
@@ -238,8 +244,16 @@ fn events_are_daily_or_once_and_checked_like_items() {
         error("events:\n  - at: '20:00'\n    path: a.mp4\n    in: 5s\n    out: 2s\n"),
         "events[0].out: 2s is not after in 5s (expected out > in)"
     );
-    let e = error("events:\n  - at: '20:00'\n");
-    assert!(e.contains("missing field `path`"), "{e}");
+    assert_eq!(
+        error("events:\n  - at: '20:00'\n"),
+        "events[0]: the item has neither `path` nor `slate` (expected `path: FILE` for media or \
+         `slate: DURATION` for filler)"
+    );
+    // A slate event: the break-in `play-now` writes for a slate.
+    let p = parse("events:\n  - at: '2026-12-24T20:00:00Z'\n    slate: 30s\n    title: Break\n")
+        .unwrap();
+    assert_eq!(p.events[0].item.title(), "Break");
+    assert!(p.events[0].media().is_none());
 }
 
 #[test]

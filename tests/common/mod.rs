@@ -19,16 +19,19 @@
 //! - `soak`: the soak test's instruments: continuity of a day-long recording streamed from
 //!   ffprobe and frame grids of a window of it; `sampler`: RSS/fd/metrics sampling and the
 //!   RSS slope.
+//! - `hls`: HTTP requests that keep headers, live media playlists, MPEG-TS segment probes.
 //! - `live`: `Playout`, the binary running in the background with timestamped stderr lines.
 //! - here: YAML writers for channel and playlist files, and `run_playout`.
 #![allow(dead_code, unused_imports)]
 
 pub mod channel;
+pub mod control;
 pub mod edit_session;
 pub mod edits;
 pub mod expect;
 pub mod fixtures;
 pub mod guide;
+pub mod hls;
 pub mod live;
 pub mod nginx;
 pub mod probe;

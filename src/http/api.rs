@@ -1,0 +1,103 @@
+//! The appear-live API: `/api/v1/now`, `/api/v1/schedule` and `/epg.xml`, from the same pure
+//! scheduler the pipeline follows.
+
+use hyper::StatusCode;
+
+use super::{allow_cors, json_ok, percent_decode, text, Reply, State};
+use crate::clock::wall_now;
+use crate::epg;
+use crate::schedule::parse_instant;
+use crate::time::Micros;
+
+/// The longest window `/api/v1/schedule` lists.
+const MAX_WINDOW: Micros = Micros::from_secs(7 * 24 * 3600);
+
+/// `?at=RFC3339` answers for that instant (a player asks about the moment it shows, which
+/// is some seconds behind now); `server_time` stays the server's own clock either way.
+pub(super) fn now(state: &State, query: &str) -> Reply {
+    let server_now = wall_now();
+    let mut at = server_now;
+    for (k, v) in pairs(query) {
+        match k {
+            "at" => match parse_instant(&v) {
+                Some(t) => at = t,
+                None => return bad_request(format!("at={v:?} is not an RFC 3339 time")),
+            },
+            _ => return bad_request(format!("unknown parameter {k:?} (expected at)")),
+        }
+    }
+    let t = state.timeline.get();
+    let mut v = epg::now(&t, at, 5);
+    v["server_time"] = crate::schedule::rfc3339(server_now).into();
+    v["server_time_ms"] = server_now.0.div_euclid(1000).into();
+    if at != server_now {
+        // `current.position_seconds` is then measured at this instant.
+        v["at"] = crate::schedule::rfc3339(at).into();
+    }
+    v["channel"] = state.channel.as_str().into();
+    v["reload_error"] = state.reload.last_error().into();
+    cors(json_ok(v))
+}
+
+pub(super) fn schedule(state: &State, query: &str) -> Reply {
+    match window(query) {
+        Ok((from, span)) => {
+            let t = state.timeline.get();
+            cors(json_ok(epg::to_json(&epg::programmes(&t, from, span))))
+        }
+        Err(e) => bad_request(e),
+    }
+}
+
+pub(super) fn epg(state: &State) -> Reply {
+    let t = state.timeline.get();
+    let ps = epg::programmes(&t, wall_now(), Micros::from_secs(24 * 3600));
+    cors(text(
+        StatusCode::OK,
+        "application/xml; charset=utf-8",
+        epg::to_xmltv(&state.channel, &ps),
+    ))
+}
+
+fn cors(mut r: Reply) -> Reply {
+    allow_cors(&mut r);
+    r
+}
+
+fn bad_request(e: String) -> Reply {
+    text(
+        StatusCode::BAD_REQUEST,
+        "application/json",
+        serde_json::json!({ "error": e }).to_string(),
+    )
+}
+
+fn pairs(query: &str) -> impl Iterator<Item = (&str, String)> {
+    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k, percent_decode(v))
+    })
+}
+
+/// `from=RFC3339&for=DURATION` (both optional: now, 24 h).
+fn window(query: &str) -> Result<(Micros, Micros), String> {
+    let (mut from, mut span) = (wall_now(), Micros::from_secs(24 * 3600));
+    for (k, v) in pairs(query) {
+        match k {
+            "from" => {
+                from = parse_instant(&v)
+                    .ok_or_else(|| format!("from={v:?} is not an RFC 3339 time"))?
+            }
+            "for" => {
+                span = v.parse::<Micros>().map_err(|e| format!("for: {e}"))?;
+                if span <= Micros::ZERO || span > MAX_WINDOW {
+                    return Err(format!(
+                        "for={v} is out of range (expected more than 0s, at most 7 days)"
+                    ));
+                }
+            }
+            _ => return Err(format!("unknown parameter {k:?} (expected from and for)")),
+        }
+    }
+    Ok((from, span))
+}

@@ -1,0 +1,453 @@
+//! The control API's writes (and the reads only the console needs): the playlist, its items
+//! and events, undo, skip, play-now and the outputs. Every route here has passed the token
+//! gate in `mod.rs` before it runs.
+//!
+//! Playlist edits go through `playlist::edit`: validated as `playout check` validates, the
+//! old version kept, the file written atomically, a reload asked for. One edit at a time
+//! (`ControlState::edits`), so two operators' edits never interleave; `If-Match` keeps one
+//! from overwriting the other's.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::header::HeaderValue;
+use hyper::StatusCode;
+use serde_json::{json, Value};
+
+use super::{json_error, json_reply, Reply, State};
+use crate::clock::wall_now;
+use crate::config::{redact_url, OutputConfig, OutputTarget};
+use crate::pipeline::source::{Control, Frontier};
+use crate::playlist::edit::{self, EditError};
+use crate::schedule::rfc3339;
+use crate::time::Micros;
+
+/// How far ahead of the source a play-now is placed: the reload (debounce, build) must be
+/// with the source before it reaches that time, or the break-in would wait for a boundary.
+pub const PLAY_NOW_LEAD: Micros = Micros::from_millis(2000);
+
+/// What the control routes use.
+pub struct ControlState {
+    pub token: Option<crate::config::ApiToken>,
+    pub playlist: PathBuf,
+    pub media_dir: PathBuf,
+    pub max_upload: u64,
+    pub prober: crate::library::Prober,
+    /// Skips, to the source.
+    pub skips: crossbeam_channel::Sender<Control>,
+    /// Asks the reload thread to reload now (the file watcher asks as well).
+    pub reload: crossbeam_channel::Sender<()>,
+    pub frontier: Arc<Frontier>,
+    /// Held for the whole of an edit: read, check, write.
+    pub edits: tokio::sync::Mutex<()>,
+    pub outputs: Vec<OutputConfig>,
+}
+
+fn with_etag(mut r: Reply, tag: &str) -> Reply {
+    if let Ok(v) = HeaderValue::from_str(tag) {
+        r.headers_mut().insert("etag", v);
+    }
+    r
+}
+
+fn edit_error(e: EditError) -> Reply {
+    match e {
+        EditError::Invalid(errors) => {
+            json_reply(StatusCode::UNPROCESSABLE_ENTITY, edit::errors_json(&errors))
+        }
+        EditError::Shape(m) => json_error(StatusCode::UNPROCESSABLE_ENTITY, m),
+        EditError::Io { .. } => {
+            tracing::error!(error = %e, "Playlist edit failed.");
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        }
+    }
+}
+
+/// The playlist as JSON, with its ETag.
+async fn current(c: &ControlState) -> Result<(Vec<u8>, String, Value), Reply> {
+    let file = c.playlist.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let (bytes, tag) = edit::read(&file)?;
+        let j = edit::to_json(&bytes)?;
+        Ok::<_, EditError>((bytes, tag, j))
+    })
+    .await
+    .map_err(|_| json_error(StatusCode::INTERNAL_SERVER_ERROR, "the edit task failed"))?;
+    read.map_err(edit_error)
+}
+
+pub(super) async fn get_playlist(state: &State) -> Reply {
+    match current(&state.control).await {
+        Ok((_, tag, j)) => with_etag(json_reply(StatusCode::OK, j), &tag),
+        Err(r) => r,
+    }
+}
+
+/// `If-Match` as given: `None` when absent.
+pub(super) fn if_match(headers: &hyper::HeaderMap) -> Option<String> {
+    headers
+        .get("if-match")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_string())
+}
+
+/// One edit: `change` turns the current JSON into the new one; the result is validated and
+/// written. `need_match`: a missing `If-Match` is 428 (whole replacements must say what
+/// they replace); a given one must match either way.
+pub(super) async fn edit_playlist(
+    state: &State,
+    given: Option<String>,
+    need_match: bool,
+    change: impl FnOnce(Value) -> Result<Value, Reply>,
+) -> Result<(String, Value), Reply> {
+    let c = &state.control;
+    let _one_at_a_time = c.edits.lock().await;
+    let (old, tag, j) = current(c).await?;
+    match given {
+        None if need_match => {
+            return Err(json_error(
+                StatusCode::PRECONDITION_REQUIRED,
+                "If-Match is required: send the ETag of the playlist you edited (GET \
+                 /api/v1/playlist)",
+            ))
+        }
+        Some(g) if g != "*" && !g.split(',').any(|t| t.trim() == tag) => {
+            return Err(with_etag(
+                json_error(
+                    StatusCode::PRECONDITION_FAILED,
+                    format!(
+                        "the playlist changed since you read it (If-Match {g}, now {tag}): \
+                         read it again and redo the edit"
+                    ),
+                ),
+                &tag,
+            ))
+        }
+        _ => {}
+    }
+    let new = change(j)?;
+    let file = c.playlist.clone();
+    let written = tokio::task::spawn_blocking(move || {
+        let (text, _) = edit::to_yaml(&new, &file)?;
+        edit::write(&file, &old, &text)?;
+        let (bytes, tag) = edit::read(&file)?;
+        Ok::<_, EditError>((tag, edit::to_json(&bytes)?))
+    })
+    .await
+    .map_err(|_| json_error(StatusCode::INTERNAL_SERVER_ERROR, "the edit task failed"))?;
+    let (tag, j) = written.map_err(edit_error)?;
+    let _ = c.reload.try_send(());
+    tracing::info!(file = %c.playlist.display(), "Playlist edited through the control API.");
+    Ok((tag, j))
+}
+
+fn edited(r: Result<(String, Value), Reply>, status: StatusCode) -> Reply {
+    match r {
+        Ok((tag, j)) => with_etag(json_reply(status, j), &tag),
+        Err(r) => r,
+    }
+}
+
+pub(super) async fn put_playlist(state: &State, given: Option<String>, body: Value) -> Reply {
+    let r = edit_playlist(state, given, true, |_| Ok(body)).await;
+    edited(r, StatusCode::OK)
+}
+
+fn list_mut<'a>(j: &'a mut Value, key: &str) -> &'a mut Vec<Value> {
+    if !j[key].is_array() {
+        j[key] = Value::Array(Vec::new());
+    }
+    j[key].as_array_mut().expect("made an array")
+}
+
+fn index_out_of_range(what: &str, i: usize, len: usize) -> Reply {
+    json_error(
+        StatusCode::NOT_FOUND,
+        format!("there is no {what} {i} (the playlist has {len}, numbered from 0)"),
+    )
+}
+
+/// `POST /api/v1/playlist/items`: `{"item": {…}, "position": N}` (default: at the end).
+pub(super) async fn insert_item(state: &State, given: Option<String>, body: Value) -> Reply {
+    let Some(item) = body.get("item").filter(|i| i.is_object()).cloned() else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "expected {\"item\": {\"path\": …} or {\"slate\": …}, \"position\": N}",
+        );
+    };
+    let position = match body.get("position") {
+        None | Some(Value::Null) => None,
+        Some(p) => match p.as_u64() {
+            Some(p) => Some(p as usize),
+            None => {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    "position must be a whole number from 0",
+                )
+            }
+        },
+    };
+    let r = edit_playlist(state, given, false, |mut j| {
+        let items = list_mut(&mut j, "items");
+        let at = position.unwrap_or(items.len());
+        if at > items.len() {
+            return Err(index_out_of_range("position", at, items.len()));
+        }
+        items.insert(at, item);
+        Ok(j)
+    })
+    .await;
+    edited(r, StatusCode::CREATED)
+}
+
+pub(super) async fn remove_entry(
+    state: &State,
+    given: Option<String>,
+    key: &'static str,
+    index: usize,
+) -> Reply {
+    let what = if key == "items" { "item" } else { "event" };
+    let r = edit_playlist(state, given, false, |mut j| {
+        let list = list_mut(&mut j, key);
+        if index >= list.len() {
+            return Err(index_out_of_range(what, index, list.len()));
+        }
+        list.remove(index);
+        Ok(j)
+    })
+    .await;
+    edited(r, StatusCode::OK)
+}
+
+/// `POST /api/v1/playlist/items/{index}/move`: `{"to": N}`.
+pub(super) async fn move_item(
+    state: &State,
+    given: Option<String>,
+    index: usize,
+    body: Value,
+) -> Reply {
+    let Some(to) = body.get("to").and_then(Value::as_u64).map(|t| t as usize) else {
+        return json_error(StatusCode::BAD_REQUEST, "expected {\"to\": N}");
+    };
+    let r = edit_playlist(state, given, false, |mut j| {
+        let items = list_mut(&mut j, "items");
+        if index >= items.len() {
+            return Err(index_out_of_range("item", index, items.len()));
+        }
+        if to >= items.len() {
+            return Err(index_out_of_range("position", to, items.len()));
+        }
+        let item = items.remove(index);
+        items.insert(to, item);
+        Ok(j)
+    })
+    .await;
+    edited(r, StatusCode::OK)
+}
+
+/// `POST /api/v1/events`: one event, as in the file (`at` and `path` or `slate`, …).
+pub(super) async fn add_event(state: &State, given: Option<String>, body: Value) -> Reply {
+    if !body.is_object() {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "expected an event: {\"at\": TIME, \"path\": FILE} or {\"at\": TIME, \"slate\": DURATION}",
+        );
+    }
+    let r = edit_playlist(state, given, false, |mut j| {
+        list_mut(&mut j, "events").push(body);
+        Ok(j)
+    })
+    .await;
+    edited(r, StatusCode::CREATED)
+}
+
+pub(super) async fn get_events(state: &State) -> Reply {
+    match current(&state.control).await {
+        Ok((_, tag, j)) => with_etag(
+            json_reply(StatusCode::OK, json!({ "events": j["events"] })),
+            &tag,
+        ),
+        Err(r) => r,
+    }
+}
+
+pub(super) async fn undo(state: &State) -> Reply {
+    let c = &state.control;
+    let _one_at_a_time = c.edits.lock().await;
+    let file = c.playlist.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let restored = edit::undo(&file)?;
+        let (bytes, tag) = edit::read(&file)?;
+        Ok::<_, EditError>(restored.map(|_| (tag, bytes)))
+    })
+    .await;
+    match done {
+        Ok(Ok(Some((tag, bytes)))) => {
+            let _ = c.reload.try_send(());
+            tracing::info!(file = %c.playlist.display(), "Playlist edit undone through the control API.");
+            match edit::to_json(&bytes) {
+                Ok(j) => with_etag(json_reply(StatusCode::OK, j), &tag),
+                Err(e) => edit_error(e),
+            }
+        }
+        Ok(Ok(None)) => json_error(
+            StatusCode::CONFLICT,
+            "there is no earlier version to undo to",
+        ),
+        Ok(Err(e)) => edit_error(e),
+        Err(_) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "the edit task failed"),
+    }
+}
+
+pub(super) async fn history(state: &State) -> Reply {
+    let file = state.control.playlist.clone();
+    let list = tokio::task::spawn_blocking(move || {
+        edit::history(&file)
+            .into_iter()
+            .rev()
+            .map(|(n, p)| {
+                let meta = std::fs::metadata(&p).ok();
+                json!({
+                    "version": n,
+                    "bytes": meta.as_ref().map(|m| m.len()),
+                    "saved_at": meta
+                        .and_then(|m| m.modified().ok())
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map(|d| rfc3339(Micros(d.as_micros() as i64))),
+                })
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    json_reply(StatusCode::OK, json!({ "versions": list }))
+}
+
+/// `POST /api/v1/skip`: the source cuts what plays at its next frame.
+pub(super) async fn skip(state: &State) -> Reply {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let on_air = state.timeline.get().resolve(wall_now()).0.start;
+    if state
+        .control
+        .skips
+        .try_send(Control::Skip { on_air, reply })
+        .is_err()
+    {
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the channel is not taking skips now (stopping, or too many at once)",
+        );
+    }
+    match tokio::time::timeout(Duration::from_secs(10), answer).await {
+        Ok(Ok(Ok(s))) => json_reply(
+            StatusCode::OK,
+            json!({
+                "skipped": s.title,
+                "next": s.next,
+                "at": rfc3339(s.at),
+                "on_air_in_seconds": (s.at - wall_now()).as_secs_f64().max(0.0),
+            }),
+        ),
+        Ok(Ok(Err(why))) => json_error(StatusCode::CONFLICT, why),
+        _ => json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the channel did not answer the skip (is it stopping?)",
+        ),
+    }
+}
+
+/// `POST /api/v1/play-now`: `{"path": NAME}` (a library file) or `{"slate": DURATION}`,
+/// optionally `title`. A one-off event, written to the playlist, at the first moment the
+/// source can still honour.
+pub(super) async fn play_now(state: &State, body: Value) -> Reply {
+    let c = &state.control;
+    let title = body.get("title").cloned();
+    let mut event = serde_json::Map::new();
+    match (body.get("path"), body.get("slate")) {
+        (Some(Value::String(name)), None) => {
+            if let Err(e) = crate::library::check_name(name) {
+                return json_error(StatusCode::BAD_REQUEST, e);
+            }
+            let path = c.media_dir.join(name);
+            if !path.is_file() {
+                return json_error(
+                    StatusCode::NOT_FOUND,
+                    format!("{name:?} is not in the media library"),
+                );
+            }
+            event.insert("path".into(), path.display().to_string().into());
+        }
+        (None, Some(d)) if d.is_string() || d.is_number() => {
+            event.insert("slate".into(), d.clone());
+        }
+        _ => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "expected {\"path\": NAME} (a library file) or {\"slate\": DURATION}, and \
+                 optionally \"title\"",
+            )
+        }
+    }
+    if let Some(t) = title {
+        event.insert("title".into(), t);
+    }
+    let at = wall_now().max(c.frontier.get()) + PLAY_NOW_LEAD;
+    // Whole milliseconds: the file says it as RFC 3339.
+    let at = Micros(at.0 - at.0.rem_euclid(1000));
+    let mut ordered = serde_json::Map::new();
+    ordered.insert("at".into(), rfc3339(at).into());
+    ordered.extend(event);
+    let r = edit_playlist(state, None, false, |mut j| {
+        list_mut(&mut j, "events").push(Value::Object(ordered));
+        Ok(j)
+    })
+    .await;
+    match r {
+        Ok((tag, _)) => {
+            tracing::info!(at = %rfc3339(at), "Play-now added as a one-off event.");
+            with_etag(
+                json_reply(
+                    StatusCode::ACCEPTED,
+                    json!({
+                        "at": rfc3339(at),
+                        "on_air_in_seconds": (at - wall_now()).as_secs_f64().max(0.0),
+                    }),
+                ),
+                &tag,
+            )
+        }
+        Err(r) => r,
+    }
+}
+
+pub(super) fn outputs(state: &State) -> Reply {
+    let m = &state.metrics;
+    let list: Vec<Value> = state
+        .control
+        .outputs
+        .iter()
+        .map(|o| {
+            let kind = match o.target() {
+                Ok(OutputTarget::Rtmp) if o.url.to_ascii_lowercase().starts_with("rtmps") => {
+                    "rtmps"
+                }
+                Ok(OutputTarget::Rtmp) => "rtmp",
+                Ok(OutputTarget::File(_)) => "file",
+                Ok(OutputTarget::Hls(_)) => "hls",
+                Err(_) => "unknown",
+            };
+            let name = o.name.as_str();
+            json!({
+                "name": name,
+                "kind": kind,
+                "url": redact_url(&o.url),
+                "state": if m.is_output_connected(name) { "up" } else { "down" },
+                "bytes_total": m.output_bytes_total.with_label_values(&[name]).get(),
+                "dropped_packets_total": m.output_dropped_packets_total.with_label_values(&[name]).get(),
+                "reconnects_total": m.output_reconnects_total.with_label_values(&[name]).get(),
+            })
+        })
+        .collect();
+    json_reply(StatusCode::OK, json!({ "outputs": list }))
+}

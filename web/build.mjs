@@ -1,0 +1,33 @@
+// Builds the pages into OUTDIR (the argument): the watch page (index.html, watch.css and
+// watch.js, which esbuild bundles from src/watch.js with hls.js, so that the page needs no
+// network) and the operator console (console.html, console.css and console.js, bundled the
+// same way from src/console.js). build.rs runs it and embeds OUTDIR in the binary.
+import { build } from 'esbuild';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const out = process.argv[2];
+if (!out) {
+  console.error('usage: node build.mjs OUTDIR');
+  process.exit(2);
+}
+const dist = resolve(out);
+await rm(dist, { recursive: true, force: true });
+await mkdir(dist, { recursive: true });
+for (const page of ['watch', 'console']) {
+  await build({
+    entryPoints: [join(here, `src/${page}.js`)],
+    outfile: join(dist, `${page}.js`),
+    bundle: true,
+    format: 'esm',
+    minify: true,
+    target: ['chrome100', 'firefox100', 'safari15'],
+    legalComments: 'eof',
+    logLevel: 'warning',
+  });
+}
+for (const f of ['index.html', 'watch.css', 'console.html', 'console.css']) {
+  await copyFile(join(here, 'src', f), join(dist, f));
+}

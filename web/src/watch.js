@@ -26,6 +26,15 @@ const RATE_GAIN_MS = 500;
 const LOCK_MS = 200;
 /** No progress for this long while meant to play is a stall. */
 const STALL_MS = 1000;
+/** Off live for this long while meant to play: the player starts over from the live edge. */
+const RESET_MS = 12000;
+
+/** The last things the player went through (errors, jumps, restarts), for `window.playout`. */
+const events = [];
+function note(what, detail) {
+  events.push({ at: new Date().toISOString(), what, detail });
+  if (events.length > 50) events.shift();
+}
 
 const el = (id) => document.querySelector(`[data-testid="${id}"]`);
 const video = document.getElementById('video');
@@ -124,6 +133,7 @@ function startHls() {
     recovering = false;
   });
   hls.on(Hls.Events.ERROR, (_e, data) => {
+    note(data.fatal ? 'fatal error' : 'error', `${data.type}: ${data.details}`);
     if (!data.fatal) return;
     // A fatal error is a server that went away or a broken stream: say so and start again,
     // without losing the page. The viewer sees "Reconnecting…", never an error.
@@ -172,6 +182,8 @@ video.addEventListener('volumechange', showMute);
 
 const state = {
   live: false,
+  lastLive: 0,
+  lastReset: 0,
   locked: false,
   stalled: false,
   lastTime: -1,
@@ -208,7 +220,28 @@ function hold() {
   }
   state.live = state.error !== null && Math.abs(state.error) < LIVE_MS;
   ui.live.hidden = !state.live;
+  watchdog(now, wanted);
   showProgramme(pd ?? (clock.known ? serverNow() - DELAY_MS : null));
+}
+
+/**
+ * Whatever wedged the player (a browser that froze for a while, a buffer hls.js cannot get
+ * out of), a page meant to be playing that has not been live for `RESET_MS` starts over
+ * from the live edge, as after a reconnect.
+ */
+function watchdog(now, wanted) {
+  if (state.live || !wanted || !hls) {
+    state.lastLive = now;
+    return;
+  }
+  if (now - state.lastLive > RESET_MS && now - state.lastReset > RESET_MS) {
+    state.lastReset = now;
+    state.locked = false;
+    note('restart', `not live for ${Math.round(now - state.lastLive)} ms (error ${state.error} ms)`);
+    hls.destroy();
+    hls = null;
+    startHls();
+  }
 }
 
 function jump(err, now) {
@@ -218,6 +251,7 @@ function jump(err, now) {
   const target = clamp(video.currentTime + err / 1000, s.start(0), s.end(s.length - 1) - 0.5);
   if (Math.abs(target - video.currentTime) > 0.05) {
     state.lastJump = now;
+    note('jump', `${Math.round(err)} ms off: ${video.currentTime.toFixed(2)} → ${target.toFixed(2)}`);
     video.currentTime = target;
   }
 }
@@ -367,6 +401,8 @@ window.playout = {
     error: state.error,
     recovering,
   }),
+  /** The player's last errors, jumps and restarts. */
+  events,
 };
 
 start();

@@ -219,6 +219,8 @@ const shot = join(resolve(artifacts), 'watch.png');
 await a.page.screenshot({ path: shot });
 report.screenshot = shot;
 log(`screenshot ${shot}`);
+const playerEvents = async (v) => v.page.evaluate(() => window.playout.events).catch(() => []);
+report.player_events = { B: await playerEvents(b) };
 await b.page.context().close();
 
 // ---- A restart of playout under the open page ------------------------------------------------
@@ -254,6 +256,7 @@ if (RESTART) {
 }
 
 for (const e of [...a.errors, ...b.errors]) fail(`page error: ${e}`);
+report.player_events.A = await playerEvents(a);
 report.failures = failures;
 console.log(`WATCH_REPORT ${JSON.stringify(report)}`);
 await browser.close();

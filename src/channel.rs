@@ -14,6 +14,7 @@ use crossbeam_channel::bounded;
 use crate::clock::{Clock, SimulatedClock, SystemClock};
 use crate::config::{redact_url, Channel, OutputConfig, OutputTarget};
 use crate::lineup::{Lineup, Timeline, TimelineCell};
+use crate::loudness::{self, Meter};
 use crate::metrics::Metrics;
 use crate::output::{self, flv, hls};
 use crate::pipeline::{self, encode, slate, source, ChannelFormat, FRAME_QUEUE};
@@ -193,7 +194,19 @@ pub fn start(
             .name("encode".into())
             .spawn(move || encode::run(encoders, frame_rx, packet_tx, m))?,
     );
+    let loudness = match channel.audio.loudness {
+        Some(target) => Some(
+            Meter::start(
+                target,
+                loudness::cache_path(&channel.state),
+                metrics.clone(),
+            )
+            .map_err(RunError::Thread)?,
+        ),
+        None => None,
+    };
     let settings = source::SourceSettings {
+        loudness,
         fmt,
         timeline,
         cell: opts.cell,

@@ -152,6 +152,8 @@ pub struct AudioFormat {
     pub channels: u16,
     /// Bits per second.
     pub bitrate: u64,
+    /// Every item brought to one loudness (`audio.loudness`); off when absent.
+    pub loudness: Option<LoudnessTarget>,
 }
 
 impl Default for AudioFormat {
@@ -160,7 +162,27 @@ impl Default for AudioFormat {
             sample_rate: 48_000,
             channels: 2,
             bitrate: 128_000,
+            loudness: None,
         }
+    }
+}
+
+/// `audio.loudness`: the integrated loudness every item is brought to and the true-peak
+/// ceiling, in thousandths (so the settings compare exactly).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoudnessTarget {
+    /// -31_000..=-14_000 (LUFS × 1000).
+    pub lufs_milli: i32,
+    /// -9_000..=0 (dBTP × 1000).
+    pub true_peak_milli: i32,
+}
+
+impl LoudnessTarget {
+    pub fn lufs(&self) -> f64 {
+        self.lufs_milli as f64 / 1000.0
+    }
+    pub fn true_peak(&self) -> f64 {
+        self.true_peak_milli as f64 / 1000.0
     }
 }
 

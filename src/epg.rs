@@ -175,6 +175,8 @@ mod tests {
             in_point: Micros::ZERO,
             out_point: None,
             duration: None,
+            gain_mdb: None,
+            loudness: true,
         };
         let playlist = Playlist {
             file: "/p.yaml".into(),

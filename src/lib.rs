@@ -43,6 +43,7 @@ pub mod http;
 pub mod libav;
 pub mod library;
 pub mod lineup;
+pub mod loudness;
 pub mod metrics;
 pub mod output;
 pub mod pipeline;

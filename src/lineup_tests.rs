@@ -9,6 +9,8 @@ fn media(t: &str) -> Item {
         in_point: Micros::ZERO,
         out_point: None,
         duration: Some(Micros::from_secs(10)),
+        gain_mdb: None,
+        loudness: true,
     })
 }
 

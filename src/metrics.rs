@@ -42,6 +42,9 @@ pub struct Metrics {
     pub encode_speed_ratio: Gauge,
     pub queue_depth: IntGaugeVec,
     pub playlist_reloads_total: IntCounterVec,
+    pub loudness_items_total: IntCounterVec,
+    pub loudness_measurements_total: IntCounterVec,
+    pub loudness_queue: IntGauge,
 }
 
 fn gauge(r: &Registry, name: &str, help: &str) -> Gauge {
@@ -184,12 +187,38 @@ impl Metrics {
                 "Playlist reloads, by result (ok, rejected).",
                 "result",
             ),
+            loudness_items_total: by(
+                "playout_loudness_items_total",
+                "Items aired under audio.loudness, by mode: static (measured gain and \
+                 limiter), dynamic (not measured yet: single-pass normaliser), off (opted \
+                 out, silent or unmeasurable).",
+                "mode",
+            ),
+            loudness_measurements_total: by(
+                "playout_loudness_measurements_total",
+                "Loudness measurements made, by result (ok, failed).",
+                "result",
+            ),
+            loudness_queue: reg(
+                &r,
+                IntGauge::new(
+                    "playout_loudness_queue",
+                    "Items of the playlist waiting to be measured.",
+                )
+                .expect("valid name"),
+            ),
             registry: r,
         };
         // Every label value exists from the start at 0, so rate() and increase() see the
         // first event instead of a series that appears at 1.
         for result in ["ok", "rejected"] {
             m.playlist_reloads_total.with_label_values(&[result]);
+        }
+        for mode in ["static", "dynamic", "off"] {
+            m.loudness_items_total.with_label_values(&[mode]);
+        }
+        for result in ["ok", "failed"] {
+            m.loudness_measurements_total.with_label_values(&[result]);
         }
         for reason in crate::pipeline::open::FailReason::ALL {
             m.item_failures_total.with_label_values(&[reason.label()]);

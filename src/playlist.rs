@@ -72,6 +72,10 @@ pub struct MediaItem {
     pub out_point: Option<Micros>,
     /// How long to play (mainly for still images). With `out_point`, the shorter wins.
     pub duration: Option<Micros>,
+    /// `gain_db`, in thousandths of a dB: replaces the measured gain of `audio.loudness`.
+    pub gain_mdb: Option<i32>,
+    /// `loudness: false` opts the item out of `audio.loudness`.
+    pub loudness: bool,
 }
 
 impl MediaItem {
@@ -143,7 +147,7 @@ struct PlaylistFile {
 #[serde(
     deny_unknown_fields,
     expecting = "an event: a mapping with `at` and `path` (or `slate`), and optionally title, \
-                 in, out and duration"
+                 in, out, duration, gain_db and loudness"
 )]
 struct EventFile {
     at: Text<64>,
@@ -154,6 +158,8 @@ struct EventFile {
     in_point: Option<Micros>,
     out: Option<Micros>,
     duration: Option<Micros>,
+    gain_db: Option<f64>,
+    loudness: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -169,6 +175,8 @@ struct ItemFile {
     in_point: Option<Micros>,
     out: Option<Micros>,
     duration: Option<Micros>,
+    gain_db: Option<f64>,
+    loudness: Option<bool>,
 }
 
 fn validate(raw: PlaylistFile, file: &Path) -> Result<Playlist, Vec<ConfigError>> {
@@ -235,6 +243,8 @@ fn validate_event(
         in_point: raw.in_point,
         out: raw.out,
         duration: raw.duration,
+        gain_db: raw.gain_db,
+        loudness: raw.loudness,
     };
     match (when, validate_item(item, at, playlist, p)) {
         (Some(at), Some(item)) => Some(EventItem { at, item }),
@@ -279,6 +289,8 @@ fn validate_item(raw: ItemFile, at: &str, playlist: &Path, p: &mut Problems) -> 
                 ("in", raw.in_point.is_some()),
                 ("out", raw.out.is_some()),
                 ("duration", raw.duration.is_some()),
+                ("gain_db", raw.gain_db.is_some()),
+                ("loudness", raw.loudness.is_some()),
             ];
             for (field, _) in fields.iter().filter(|(_, given)| *given) {
                 p.add(
@@ -317,6 +329,14 @@ fn validate_item(raw: ItemFile, at: &str, playlist: &Path, p: &mut Problems) -> 
             if let Some(d) = raw.duration {
                 check_span(p, &format!("{at}.duration"), d, true);
             }
+            if let Some(g) = raw.gain_db {
+                if !(-30.0..=30.0).contains(&g) {
+                    p.add(
+                        format!("{at}.gain_db"),
+                        format!("{g} is out of range (expected -30..=30 dB)"),
+                    );
+                }
+            }
             let title = title.unwrap_or_else(|| default_title(&path));
             Some(Item::Media(MediaItem {
                 path: resolve(playlist, &path),
@@ -324,6 +344,10 @@ fn validate_item(raw: ItemFile, at: &str, playlist: &Path, p: &mut Problems) -> 
                 in_point,
                 out_point: raw.out,
                 duration: raw.duration,
+                gain_mdb: raw
+                    .gain_db
+                    .map(|g| (g.clamp(-30.0, 30.0) * 1000.0).round() as i32),
+                loudness: raw.loudness.unwrap_or(true),
             }))
         }
     }

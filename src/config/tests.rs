@@ -112,7 +112,8 @@ fn full_file() {
         AudioFormat {
             sample_rate: 44_100,
             channels: 1,
-            bitrate: 96_000
+            bitrate: 96_000,
+            loudness: None,
         }
     );
     assert_eq!(c.slate.text, "Back soon\nStay tuned");
@@ -596,4 +597,35 @@ proptest! {
         let c = parse(&format!("name: x\nplaylist: p.yaml\nvideo: {{width: {w}, height: {h}}}\n")).unwrap();
         prop_assert_eq!((c.video.width, c.video.height), (w, h));
     }
+}
+
+#[test]
+fn loudness_target_defaults_and_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = |audio: &str| {
+        let f = dir.path().join("c.yaml");
+        std::fs::write(&f, format!("name: c\nplaylist: p.yaml\naudio: {audio}\n")).unwrap();
+        Channel::load(&f)
+    };
+    let c = load("{ loudness: {} }").unwrap();
+    let l = c.audio.loudness.unwrap();
+    assert_eq!((l.lufs_milli, l.true_peak_milli), (-23_000, -1_000));
+    let c = load("{ loudness: { target_lufs: -14, true_peak_dbtp: -1.5 } }").unwrap();
+    let l = c.audio.loudness.unwrap();
+    assert_eq!((l.lufs(), l.true_peak()), (-14.0, -1.5));
+    let e = load("{ loudness: { target_lufs: -10 } }").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("audio.loudness.target_lufs: -10 is out of range (expected -31..=-14 LUFS"),
+        "{e}"
+    );
+    let e = load("{ loudness: { true_peak_dbtp: 2 } }").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("audio.loudness.true_peak_dbtp: 2 is out of range"),
+        "{e}"
+    );
+    let e = load("{ loudness: { target: -23 } }").unwrap_err();
+    assert!(e.to_string().contains("unknown field `target`"), "{e}");
+    assert!(load("{}").unwrap().audio.loudness.is_none());
 }

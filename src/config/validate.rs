@@ -11,7 +11,9 @@ use super::output::{self, expand_env, parse_output_url, OutputConfig};
 use super::values::{clip, format_bitrate, format_fps, parse_colour, present_or_null};
 use super::values::{format_bytes, Bitrate, ByteSize, Fps, List, Text};
 use super::X264_PRESETS;
-use super::{resolve, ApiToken, AudioFormat, Channel, ConfigError, HttpSettings, Problems};
+use super::{
+    resolve, ApiToken, AudioFormat, Channel, ConfigError, HttpSettings, LoudnessTarget, Problems,
+};
 use super::{MediaSettings, SlateSettings, VideoFormat, DEFAULT_MAX_UPLOAD, MIN_TOKEN_CHARS};
 use crate::time::Micros;
 
@@ -54,12 +56,23 @@ struct VideoFile {
 #[derive(Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "audio settings: a mapping with sample_rate, channels and bitrate"
+    expecting = "audio settings: a mapping with sample_rate, channels, bitrate and loudness"
 )]
 struct AudioFile {
     sample_rate: Option<u64>,
     channels: Option<u64>,
     bitrate: Option<Bitrate>,
+    loudness: Option<LoudnessFile>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "loudness settings: a mapping with target_lufs and true_peak_dbtp"
+)]
+struct LoudnessFile {
+    target_lufs: Option<f64>,
+    true_peak_dbtp: Option<f64>,
 }
 
 #[derive(Default, Deserialize)]
@@ -297,6 +310,31 @@ fn validate_audio(raw: AudioFile, p: &mut Problems) -> AudioFormat {
         sample_rate: sample_rate.min(u32::MAX as u64) as u32,
         channels: channels.min(u16::MAX as u64) as u16,
         bitrate,
+        loudness: raw.loudness.map(|l| validate_loudness(l, p)),
+    }
+}
+
+/// -14 and -16 LUFS are what streaming platforms normalise to, -23 is EBU R128 broadcast,
+/// -24 ATSC A/85; -31 is the quietest anyone asks for.
+fn validate_loudness(raw: LoudnessFile, p: &mut Problems) -> LoudnessTarget {
+    let target = raw.target_lufs.unwrap_or(-23.0);
+    if !(-31.0..=-14.0).contains(&target) {
+        p.add(
+            "audio.loudness.target_lufs",
+            format!("{target} is out of range (expected -31..=-14 LUFS, e.g. -23 for broadcast or -14/-16 for streaming platforms)"),
+        );
+    }
+    let peak = raw.true_peak_dbtp.unwrap_or(-1.0);
+    if !(-9.0..=0.0).contains(&peak) {
+        p.add(
+            "audio.loudness.true_peak_dbtp",
+            format!("{peak} is out of range (expected -9..=0 dBTP, e.g. -1)"),
+        );
+    }
+    let milli = |v: f64, lo: f64, hi: f64| (v.clamp(lo, hi) * 1000.0).round() as i32;
+    LoudnessTarget {
+        lufs_milli: milli(target, -31.0, -14.0),
+        true_peak_milli: milli(peak, -9.0, 0.0),
     }
 }
 

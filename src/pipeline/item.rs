@@ -12,6 +12,7 @@ use super::open::{FailReason, OpenError, Opened};
 use super::source::SourceSettings;
 use super::splice::{Flow, Splicer};
 use super::ChannelFormat;
+use crate::loudness::Gain;
 use crate::playlist::MediaItem;
 use crate::time::{rescale, Micros, Rational, MICROS};
 
@@ -47,6 +48,8 @@ struct Decode<'a> {
     v_end: Option<i64>,
     /// A frame's duration when the decoder does not say (from the stream's rate).
     v_frame: i64,
+    /// The item's loudness filters (`loudness::chain`), in every audio graph it gets.
+    gain: Option<String>,
 }
 
 /// What part of an item to play: from `start` in the file, for `frames` channel frames (the
@@ -86,6 +89,28 @@ pub fn play(
         o.video.as_ref().and(o.info.video.as_ref()).map(|v| v.index),
         o.audio.as_ref().and(o.info.audio.as_ref()).map(|a| a.index),
     );
+    let gain = match (&s.loudness, ai) {
+        (Some(meter), Some(_)) => {
+            let (g, chain) = meter.gain(item);
+            match &g {
+                Gain::Static { db, why } => {
+                    tracing::info!(item = %item.title, gain_db = format!("{db:+.1}"), why = %why, "Loudness: static gain and limiter.")
+                }
+                Gain::Dynamic => {
+                    tracing::warn!(item = %item.title, file = %o.path.display(), "Loudness not measured yet; this airing uses the single-pass normaliser.")
+                }
+                Gain::Off(why) => {
+                    tracing::info!(item = %item.title, why = %why, "Loudness: no gain.")
+                }
+            }
+            s.metrics
+                .loudness_items_total
+                .with_label_values(&[g.label()])
+                .inc();
+            chain
+        }
+        _ => None,
+    };
     let v_tb = vi.map(tb).unwrap_or(Rational::new(1, 1));
     let a_tb = ai.map(tb).unwrap_or(Rational::new(1, 1));
     let mut d = Decode {
@@ -110,6 +135,7 @@ pub fn play(
                 .unwrap_or(Rational::new(25, 1));
             rescale(1, fps.invert(), v_tb).max(1)
         },
+        gain,
     };
     if vi.is_none() {
         sp.video_ended();
@@ -336,7 +362,7 @@ impl Decode<'_> {
                 if self.agraph.is_some() {
                     self.audio_frame(f, sp, true);
                 }
-                match audio_graph(&src, self.fmt) {
+                match audio_graph(&src, self.fmt, self.gain.as_deref()) {
                     Ok(g) => self.agraph = Some(g),
                     Err(e) => {
                         tracing::warn!(error = %e, "Audio filter graph failed; frame dropped.");

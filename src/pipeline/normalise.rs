@@ -234,6 +234,16 @@ pub fn audio_chain(fmt: &ChannelFormat) -> String {
     )
 }
 
+/// `audio_chain` with the item's loudness filters (`loudness::chain`) after it, and the
+/// channel format asserted again at the end (the limiter works in double, `loudnorm` at
+/// 192 kHz).
+pub fn audio_chain_with(fmt: &ChannelFormat, gain: Option<&str>) -> String {
+    match gain {
+        None => audio_chain(fmt),
+        Some(g) => format!("{},{g},{}", audio_chain(fmt), audio_chain(fmt)),
+    }
+}
+
 pub fn video_graph(src: &VideoSource, fmt: &ChannelFormat) -> Result<Graph, ff::Error> {
     let mut graph = ff::filter::Graph::new();
     let pix = src
@@ -285,7 +295,16 @@ impl AudioSource {
     }
 }
 
-pub fn audio_graph(src: &AudioSource, fmt: &ChannelFormat) -> Result<Graph, ff::Error> {
+pub fn audio_graph(
+    src: &AudioSource,
+    fmt: &ChannelFormat,
+    gain: Option<&str>,
+) -> Result<Graph, ff::Error> {
+    audio_graph_with(src, &audio_chain_with(fmt, gain))
+}
+
+/// An audio graph from frames of `src` through `chain` (libavfilter syntax).
+pub fn audio_graph_with(src: &AudioSource, chain: &str) -> Result<Graph, ff::Error> {
     let mut graph = ff::filter::Graph::new();
     let layout = if src.layout.is_empty() || src.layout.channels() != src.channels as i32 {
         ff::ChannelLayout::default(src.channels as i32)
@@ -309,10 +328,7 @@ pub fn audio_graph(src: &AudioSource, fmt: &ChannelFormat) -> Result<Graph, ff::
         "out",
         "",
     )?;
-    graph
-        .output("in", 0)?
-        .input("out", 0)?
-        .parse(&audio_chain(fmt))?;
+    graph.output("in", 0)?.input("out", 0)?.parse(chain)?;
     graph.validate()?;
     Ok(Graph {
         graph,

@@ -92,6 +92,6 @@ fn graphs_build_for_common_shapes() {
             layout,
             channels: ch,
         };
-        audio_graph(&a, &fmt()).unwrap_or_else(|e| panic!("{rate}/{ch}: {e}"));
+        audio_graph(&a, &fmt(), None).unwrap_or_else(|e| panic!("{rate}/{ch}: {e}"));
     }
 }

@@ -18,6 +18,7 @@ use super::open::{open, OpenError, Opened};
 use super::splice::{Flow, Splicer};
 use super::{ChannelFormat, Media};
 use crate::lineup::{continue_index, Lineup, Timeline, TimelineCell};
+use crate::loudness::Meter;
 use crate::metrics::Metrics;
 use crate::schedule::{occurrence_at_or_after, resolve, rfc3339, Anchor, Slot, SlotKind};
 use crate::state::{self, SavedState};
@@ -85,6 +86,8 @@ pub struct SourceSettings {
     /// Set by a signal: end the stream at the next frame.
     pub stop: Arc<AtomicBool>,
     pub metrics: Arc<Metrics>,
+    /// `audio.loudness`: the meter whose measurements set each item's gain.
+    pub loudness: Option<Arc<Meter>>,
 }
 
 /// Runs until `stop_after`, the stop flag, or the encoder going away.
@@ -195,6 +198,10 @@ pub fn run(s: SourceSettings, tx: Sender<Media>) {
             earlier
         };
         let media = lineup.media(slot.kind);
+        if let Some(meter) = &s.loudness {
+            // The meter measures what it does not know yet, on its own thread.
+            meter.want(&lineup.playlist);
+        }
         let opened = media.map(|m| {
             let start = start_in_file(m.in_point, slot.start, pos);
             let opened = match prefetch.take() {

@@ -296,7 +296,7 @@ fn syntax_type_unknown_and_duplicate_errors() {
         "{}",
         e[0]
     );
-    assert_eq!(error("items:\n  - path: a.mp4\n    titel: x\n"), "line 3 column 5: items[0]: unknown field `titel`, expected one of `path`, `slate`, `title`, `in`, `out`, `duration`");
+    assert_eq!(error("items:\n  - path: a.mp4\n    titel: x\n"), "line 3 column 5: items[0]: unknown field `titel`, expected one of `path`, `slate`, `title`, `in`, `out`, `duration`, `gain_db`, `loudness`");
     assert_eq!(
         error("items: [{slate: 1s}]\nloop: true\n"),
         "line 2 column 1: unknown field `loop`, expected `items` or `events`"
@@ -445,4 +445,26 @@ proptest! {
         let m = media(&p, 0);
         prop_assert_eq!((m.in_point, m.out_point), (Micros(in_us), Some(Micros(out_us))));
     }
+}
+
+#[test]
+fn gain_and_loudness_per_item() {
+    let p = parse("items:\n  - path: a.mp4\n    gain_db: -3.5\n  - path: b.mp4\n    loudness: false\n  - path: c.mp4\n").unwrap();
+    assert_eq!(
+        (media(&p, 0).gain_mdb, media(&p, 0).loudness),
+        (Some(-3_500), true)
+    );
+    assert_eq!(
+        (media(&p, 1).gain_mdb, media(&p, 1).loudness),
+        (None, false)
+    );
+    assert_eq!((media(&p, 2).gain_mdb, media(&p, 2).loudness), (None, true));
+    assert_eq!(
+        error("items:\n  - path: a.mp4\n    gain_db: 40\n"),
+        "items[0].gain_db: 40 is out of range (expected -30..=30 dB)"
+    );
+    assert!(error("items:\n  - slate: 5s\n    gain_db: 2\n")
+        .starts_with("items[0].gain_db: a slate item takes no `gain_db`"));
+    assert!(error("items:\n  - path: a.mp4\n    loudness: maybe\n")
+        .contains("items[0].loudness: invalid type"));
 }

@@ -184,6 +184,7 @@ const state = {
   live: false,
   lastLive: 0,
   lastReset: 0,
+  lastRound: 0,
   locked: false,
   stalled: false,
   lastTime: -1,
@@ -225,12 +226,16 @@ function hold() {
 }
 
 /**
- * Whatever wedged the player (a browser that froze for a while, a buffer hls.js cannot get
- * out of), a page meant to be playing that has not been live for `RESET_MS` starts over
- * from the live edge, as after a reconnect.
+ * Whatever wedged the player (a buffer hls.js cannot get out of after the browser was
+ * starved), a page meant to be playing that has run for `RESET_MS` without being live
+ * starts over from the live edge, as after a reconnect.
  */
 function watchdog(now, wanted) {
-  if (state.live || !wanted || !hls) {
+  // A page that did not run for a while (the browser stopped) has not been failing: its
+  // clock starts again, and the jumps above get their chance first.
+  const ran = now - state.lastRound < 1000;
+  state.lastRound = now;
+  if (state.live || !wanted || !hls || !ran) {
     state.lastLive = now;
     return;
   }

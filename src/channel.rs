@@ -51,6 +51,8 @@ pub struct RunOptions {
     pub stop_after: Option<Micros>,
     pub paced: bool,
     pub stop: Arc<AtomicBool>,
+    /// A changed overlay from the reloader.
+    pub looks: Arc<slate::LookBox>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,15 +124,7 @@ pub fn start(
     if outputs.is_empty() {
         return Err(RunError::NoOutputs);
     }
-    let slate_frame = slate::render(
-        &fmt,
-        &slate::SlateText {
-            title: &channel.name,
-            text: &channel.slate.text,
-            background: channel.slate.background,
-        },
-    )
-    .map_err(RunError::Slate)?;
+    let look = slate::Look::of(channel, &fmt).map_err(RunError::Slate)?;
     let (encoders, params) = encode::open(&fmt, &channel.video, &channel.audio)?;
     tracing::info!(
         cpus = pipeline::cpus(),
@@ -217,7 +211,9 @@ pub fn start(
         // Simulated time is not wall time: an unpaced run must not move a real channel's
         // anchor.
         state_file: opts.paced.then(|| channel.state.clone()),
-        slate: slate_frame,
+        slate: look.slate,
+        overlay: look.overlay,
+        looks: opts.looks,
         stop_after: opts.stop_after,
         stop: opts.stop,
         metrics,

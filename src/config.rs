@@ -109,6 +109,46 @@ pub struct Channel {
     /// Where the timeline anchor is kept across restarts; default `NAME.state.json` beside
     /// the channel file, for a channel file `NAME.yaml`.
     pub state: PathBuf,
+    /// The logo drawn over every item and the slate (`overlay`); none when absent.
+    pub overlay: Option<OverlaySettings>,
+}
+
+/// Where on the frame the logo sits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Corner {
+    TopLeft,
+    TopRight,
+    BottomLeft,
+    BottomRight,
+}
+
+impl Corner {
+    pub const NAMES: [(&'static str, Corner); 4] = [
+        ("top-left", Corner::TopLeft),
+        ("top-right", Corner::TopRight),
+        ("bottom-left", Corner::BottomLeft),
+        ("bottom-right", Corner::BottomRight),
+    ];
+}
+
+/// `overlay`: a PNG (alpha kept) drawn at a fixed place on the channel's frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OverlaySettings {
+    /// Resolved against the channel file's folder; checked to be an image that fits.
+    pub image: PathBuf,
+    pub position: Corner,
+    /// Pixels from the two nearest edges.
+    pub margin: u32,
+    /// 0..=1000 (thousandths).
+    pub opacity_milli: u32,
+    /// The logo's width as a fraction of the frame's, in thousandths (10..=1000).
+    pub scale_milli: u32,
+    /// The logo as drawn, in channel pixels (even).
+    pub width: u32,
+    pub height: u32,
+    /// The file's size and modification time when checked: a changed file is a changed
+    /// overlay, so that a reload picks it up.
+    pub stamp: (u64, Option<std::time::SystemTime>),
 }
 
 /// The one video format of the channel: every item is scaled and converted to it and the

@@ -177,6 +177,7 @@ mod tests {
             duration: None,
             gain_mdb: None,
             loudness: true,
+            overlay: true,
         };
         let playlist = Playlist {
             file: "/p.yaml".into(),

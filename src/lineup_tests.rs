@@ -11,6 +11,7 @@ fn media(t: &str) -> Item {
         duration: Some(Micros::from_secs(10)),
         gain_mdb: None,
         loudness: true,
+        overlay: true,
     })
 }
 

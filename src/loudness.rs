@@ -489,6 +489,7 @@ mod tests {
             duration: None,
             gain_mdb: None,
             loudness: true,
+            overlay: true,
         }
     }
 

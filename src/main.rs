@@ -158,6 +158,7 @@ fn run(
     // Reloads: file changes and SIGHUP ask, the reload thread validates and builds, the
     // source adopts.
     let (update_tx, update_rx) = crossbeam_channel::bounded(4);
+    let looks = Arc::new(playout::pipeline::slate::LookBox::default());
     let (request_tx, request_rx) = crossbeam_channel::bounded(1);
     let reloader = Reloader {
         channel: channel.clone(),
@@ -165,15 +166,15 @@ fn run(
         updates: update_tx,
         metrics: metrics.clone(),
         status: reload_status.clone(),
+        looks: looks.clone(),
     };
     std::thread::Builder::new()
         .name("reload".into())
         .spawn(move || reload::run(reloader, request_rx))
         .context("starting the reload thread")?;
-    let _watcher = match reload::watch(
-        &[channel.file.clone(), channel.playlist.clone()],
-        request_tx.clone(),
-    ) {
+    let mut watched = vec![channel.file.clone(), channel.playlist.clone()];
+    watched.extend(channel.overlay.as_ref().map(|o| o.image.clone()));
+    let _watcher = match reload::watch(&watched, request_tx.clone()) {
         Ok(w) => Some(w),
         Err(e) => {
             tracing::warn!(error = %e, "Cannot watch the channel and playlist files; SIGHUP still reloads.");
@@ -270,6 +271,7 @@ fn run(
             stop_after,
             paced,
             stop,
+            looks,
         },
         metrics,
     )?;

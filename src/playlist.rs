@@ -76,6 +76,8 @@ pub struct MediaItem {
     pub gain_mdb: Option<i32>,
     /// `loudness: false` opts the item out of `audio.loudness`.
     pub loudness: bool,
+    /// `overlay: false`: no logo over this item.
+    pub overlay: bool,
 }
 
 impl MediaItem {
@@ -147,7 +149,7 @@ struct PlaylistFile {
 #[serde(
     deny_unknown_fields,
     expecting = "an event: a mapping with `at` and `path` (or `slate`), and optionally title, \
-                 in, out, duration, gain_db and loudness"
+                 in, out, duration, gain_db, loudness and overlay"
 )]
 struct EventFile {
     at: Text<64>,
@@ -160,6 +162,7 @@ struct EventFile {
     duration: Option<Micros>,
     gain_db: Option<f64>,
     loudness: Option<bool>,
+    overlay: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -177,6 +180,7 @@ struct ItemFile {
     duration: Option<Micros>,
     gain_db: Option<f64>,
     loudness: Option<bool>,
+    overlay: Option<bool>,
 }
 
 fn validate(raw: PlaylistFile, file: &Path) -> Result<Playlist, Vec<ConfigError>> {
@@ -245,6 +249,7 @@ fn validate_event(
         duration: raw.duration,
         gain_db: raw.gain_db,
         loudness: raw.loudness,
+        overlay: raw.overlay,
     };
     match (when, validate_item(item, at, playlist, p)) {
         (Some(at), Some(item)) => Some(EventItem { at, item }),
@@ -291,6 +296,7 @@ fn validate_item(raw: ItemFile, at: &str, playlist: &Path, p: &mut Problems) -> 
                 ("duration", raw.duration.is_some()),
                 ("gain_db", raw.gain_db.is_some()),
                 ("loudness", raw.loudness.is_some()),
+                ("overlay", raw.overlay.is_some()),
             ];
             for (field, _) in fields.iter().filter(|(_, given)| *given) {
                 p.add(
@@ -348,6 +354,7 @@ fn validate_item(raw: ItemFile, at: &str, playlist: &Path, p: &mut Problems) -> 
                     .gain_db
                     .map(|g| (g.clamp(-30.0, 30.0) * 1000.0).round() as i32),
                 loudness: raw.loudness.unwrap_or(true),
+                overlay: raw.overlay.unwrap_or(true),
             }))
         }
     }

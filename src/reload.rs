@@ -13,6 +13,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use crate::config::Channel;
 use crate::lineup::{self, Durations, Lineup};
 use crate::metrics::Metrics;
+use crate::pipeline::slate::{Look, LookBox};
+use crate::pipeline::ChannelFormat;
 use crate::playlist::{Item, Playlist};
 
 /// Quiet time after the last change before reloading: editors write in bursts, and
@@ -39,6 +41,8 @@ pub struct Reloader {
     pub updates: Sender<Arc<Lineup>>,
     pub metrics: Arc<Metrics>,
     pub status: Arc<ReloadStatus>,
+    /// Where a changed overlay (settings or logo file) goes for the source to take.
+    pub looks: Arc<LookBox>,
 }
 
 impl Reloader {
@@ -82,6 +86,19 @@ impl Reloader {
         }
         let playlist = Playlist::load(&channel.playlist).map_err(|e| e.to_string())?;
         warn_missing(&playlist);
+        // A new logo is drawn here, off the media path; one that cannot be drawn rejects the
+        // reload and the logo on air stays.
+        let look = if channel.overlay != self.channel.overlay {
+            let look = Look::of(&channel, &ChannelFormat::of(&channel)).map_err(|e| {
+                format!(
+                    "{}: overlay: the logo cannot be drawn: {e}",
+                    channel.file.display()
+                )
+            })?;
+            Some(look)
+        } else {
+            None
+        };
         let lineup = lineup::build(
             Arc::new(playlist),
             channel.timezone,
@@ -89,6 +106,10 @@ impl Reloader {
             &mut self.durations,
         );
         self.channel = channel;
+        if let Some(look) = look {
+            tracing::info!(logo = ?self.channel.overlay.as_ref().map(|o| o.image.display().to_string()), "Overlay changed; it shows from the next item.");
+            self.looks.put(look);
+        }
         Ok(Arc::new(lineup))
     }
 }

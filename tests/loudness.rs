@@ -229,7 +229,9 @@ fn every_item_plays_at_the_target_with_true_peaks_under_the_ceiling() {
         .filter(|l| l.contains("Loudness measured."))
         .filter_map(|l| l.split("seconds=").nth(1))
         .collect();
-    println!("run 1: {dynamic} items aired before they were measured; measuring took {took:?} s each");
+    println!(
+        "run 1: {dynamic} items aired before they were measured; measuring took {took:?} s each"
+    );
     assert!(dynamic >= 1, "{}", tail(&run.stderr, 40));
     let report = analyse(&single_recording(&sink, "warm"), 30, 1);
     println!("run 1 recording: {report}");

@@ -50,6 +50,8 @@ struct Decode<'a> {
     v_frame: i64,
     /// The item's loudness filters (`loudness::chain`), in every audio graph it gets.
     gain: Option<String>,
+    /// The overlay's filters, unless the item has `overlay: false`.
+    overlay: Option<&'a str>,
 }
 
 /// What part of an item to play: from `start` in the file, for `frames` channel frames (the
@@ -136,6 +138,7 @@ pub fn play(
             rescale(1, fps.invert(), v_tb).max(1)
         },
         gain,
+        overlay: s.overlay.as_deref().filter(|_| item.overlay),
     };
     if vi.is_none() {
         sp.video_ended();
@@ -319,7 +322,7 @@ impl Decode<'_> {
                 if self.vgraph.is_some() {
                     flow = self.video_frame(f, sp, true);
                 }
-                match video_graph(&src, self.fmt) {
+                match video_graph(&src, self.fmt, self.overlay) {
                     Ok(g) => self.vgraph = Some(g),
                     Err(e) => {
                         tracing::warn!(error = %e, "Video filter graph failed; frame dropped.");

@@ -12,6 +12,7 @@ use ffmpeg_next as ff;
 
 use super::open::{fps_text, MediaInfo};
 use super::ChannelFormat;
+use crate::config::{Corner, OverlaySettings};
 use crate::time::Rational;
 
 /// What the channel will do with a file, decided from its stream info.
@@ -244,7 +245,53 @@ pub fn audio_chain_with(fmt: &ChannelFormat, gain: Option<&str>) -> String {
     }
 }
 
-pub fn video_graph(src: &VideoSource, fmt: &ChannelFormat) -> Result<Graph, ff::Error> {
+/// The overlay's filters, to follow a chain that ends on the channel's frame: the logo
+/// (`movie`, one still frame, repeated by `overlay`) scaled, made translucent and drawn at
+/// its corner; the result back in yuv420p.
+pub fn overlay_chain(o: &OverlaySettings) -> String {
+    let m = o.margin;
+    let (x, y) = match o.position {
+        Corner::TopLeft => (format!("{m}"), format!("{m}")),
+        Corner::TopRight => (format!("main_w-overlay_w-{m}"), format!("{m}")),
+        Corner::BottomLeft => (format!("{m}"), format!("main_h-overlay_h-{m}")),
+        Corner::BottomRight => (
+            format!("main_w-overlay_w-{m}"),
+            format!("main_h-overlay_h-{m}"),
+        ),
+    };
+    format!(
+        "[base];movie=filename={file},format=rgba,scale={w}:{h}:flags=bicubic,\
+         colorchannelmixer=aa={alpha:.3}[logo];\
+         [base][logo]overlay=x={x}:y={y}:eof_action=repeat:format=auto,format=pix_fmts=yuv420p",
+        file = filter_path(&o.image),
+        w = o.width,
+        h = o.height,
+        alpha = o.opacity_milli as f64 / 1000.0,
+    )
+}
+
+/// A path as a filter option value inside a filtergraph: escaped for the option parser
+/// (`\`, `'`, `:`) and then for the graph parser (`\`, `'`, `[`, `]`, `,`, `;`).
+pub fn filter_path(p: &std::path::Path) -> String {
+    let escape = |s: &str, special: &[char]| {
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            if special.contains(&c) {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out
+    };
+    let once = escape(&p.to_string_lossy(), &['\\', '\'', ':']);
+    escape(&once, &['\\', '\'', '[', ']', ',', ';'])
+}
+
+pub fn video_graph(
+    src: &VideoSource,
+    fmt: &ChannelFormat,
+    overlay: Option<&str>,
+) -> Result<Graph, ff::Error> {
     let mut graph = ff::filter::Graph::new();
     let pix = src
         .format
@@ -270,10 +317,11 @@ pub fn video_graph(src: &VideoSource, fmt: &ChannelFormat) -> Result<Graph, ff::
         "out",
         "",
     )?;
-    graph
-        .output("in", 0)?
-        .input("out", 0)?
-        .parse(&video_chain(src, fmt))?;
+    graph.output("in", 0)?.input("out", 0)?.parse(&format!(
+        "{}{}",
+        video_chain(src, fmt),
+        overlay.unwrap_or("")
+    ))?;
     graph.validate()?;
     Ok(Graph {
         graph,

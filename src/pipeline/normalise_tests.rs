@@ -79,7 +79,7 @@ fn chain_deinterlaces_and_rotates_when_told() {
 fn graphs_build_for_common_shapes() {
     ff::init().unwrap();
     for (w, h) in [(640, 360), (321, 241), (1080, 1920), (16, 16), (1280, 720)] {
-        video_graph(&src(w, h), &fmt()).unwrap_or_else(|e| panic!("{w}x{h}: {e}"));
+        video_graph(&src(w, h), &fmt(), None).unwrap_or_else(|e| panic!("{w}x{h}: {e}"));
     }
     for (rate, ch, layout) in [
         (44100, 1, ff::ChannelLayout::MONO),
@@ -94,4 +94,38 @@ fn graphs_build_for_common_shapes() {
         };
         audio_graph(&a, &fmt(), None).unwrap_or_else(|e| panic!("{rate}/{ch}: {e}"));
     }
+}
+
+#[test]
+fn filter_paths_survive_both_escaping_levels() {
+    use std::path::Path;
+    assert_eq!(filter_path(Path::new("/srv/logo.png")), "/srv/logo.png");
+    assert_eq!(
+        filter_path(Path::new("/a b/it's:[x],y;z.png")),
+        "/a b/it\\\\\\'s\\\\:\\[x\\]\\,y\\;z.png"
+    );
+}
+
+#[test]
+fn a_logo_with_awkward_characters_in_its_path_is_drawn() {
+    ff::init().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let logo = dir.path().join("it's: [a], b; c.png");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "color=c=red:s=40x20", "-frames:v", "1"])
+        .arg(&logo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let o = crate::config::OverlaySettings {
+        image: logo,
+        position: crate::config::Corner::BottomLeft,
+        margin: 4,
+        opacity_milli: 500,
+        scale_milli: 250,
+        width: 80,
+        height: 40,
+        stamp: (0, None),
+    };
+    video_graph(&src(640, 360), &fmt(), Some(&overlay_chain(&o))).unwrap();
 }

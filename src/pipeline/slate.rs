@@ -9,15 +9,69 @@ use ffmpeg_next as ff;
 
 use super::ChannelFormat;
 
+/// What the channel looks like beyond the items themselves: the overlay's filters for items
+/// (`None`: no logo) and the slate picture with the logo already drawn on it.
+pub struct Look {
+    pub overlay: Option<String>,
+    pub slate: ff::frame::Video,
+}
+
+impl Look {
+    pub fn of(channel: &crate::config::Channel, fmt: &ChannelFormat) -> Result<Look, ff::Error> {
+        let overlay = channel
+            .overlay
+            .as_ref()
+            .map(super::normalise::overlay_chain);
+        let slate = render(
+            fmt,
+            &SlateText {
+                title: &channel.name,
+                text: &channel.slate.text,
+                background: channel.slate.background,
+            },
+            overlay.as_deref(),
+        )?;
+        Ok(Look { overlay, slate })
+    }
+}
+
+/// A new look from the reloader, taken by the source at its next boundary (the reloader puts,
+/// the source takes: the look on air is the source's alone).
+#[derive(Default)]
+pub struct LookBox(std::sync::Mutex<Option<Look>>);
+
+impl LookBox {
+    pub fn put(&self, look: Look) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(look);
+    }
+
+    pub fn take(&self) -> Option<Look> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
 pub struct SlateText<'a> {
     pub title: &'a str,
     pub text: &'a str,
     pub background: [u8; 3],
 }
 
-/// Renders the slate picture once. Errors only if even the plain background cannot be made.
-pub fn render(fmt: &ChannelFormat, slate: &SlateText) -> Result<ff::frame::Video, ff::Error> {
-    match render_with_text(fmt, slate) {
+/// Renders the slate picture once, with the overlay's filters (`normalise::overlay_chain`)
+/// when given. Errors only if even the plain background cannot be made.
+pub fn render(
+    fmt: &ChannelFormat,
+    slate: &SlateText,
+    overlay: Option<&str>,
+) -> Result<ff::frame::Video, ff::Error> {
+    if let Some(o) = overlay {
+        match render_with_text(fmt, slate, o) {
+            Ok(f) => return Ok(f),
+            Err(e) => {
+                tracing::warn!(error = %e, "The logo could not be drawn on the slate; the slate goes without it.")
+            }
+        }
+    }
+    match render_with_text(fmt, slate, "") {
         Ok(f) => Ok(f),
         Err(e) => {
             tracing::warn!(error = %e, "Slate text could not be drawn (no font?); using a plain slate.");
@@ -33,7 +87,11 @@ fn background(fmt: &ChannelFormat, rgb: [u8; 3]) -> String {
     )
 }
 
-fn render_with_text(fmt: &ChannelFormat, slate: &SlateText) -> Result<ff::frame::Video, ff::Error> {
+fn render_with_text(
+    fmt: &ChannelFormat,
+    slate: &SlateText,
+    overlay: &str,
+) -> Result<ff::frame::Video, ff::Error> {
     // Text goes through files so that any characters (quotes, colons, emoji) need no escaping
     // in the filtergraph syntax.
     let dir = tempfile::tempdir().map_err(|_| ff::Error::Unknown)?;
@@ -47,7 +105,7 @@ fn render_with_text(fmt: &ChannelFormat, slate: &SlateText) -> Result<ff::frame:
     let small = (fmt.height / 18).max(6);
     let spec = format!(
         "{bg},drawtext=textfile={t}:expansion=none:fontcolor=white:fontsize={big}:x=(w-text_w)/2:y=(h/2)-text_h-{gap},\
-         drawtext=textfile={x}:expansion=none:fontcolor=0xd0d0d0:fontsize={small}:x=(w-text_w)/2:y=(h/2)+{gap}",
+         drawtext=textfile={x}:expansion=none:fontcolor=0xd0d0d0:fontsize={small}:x=(w-text_w)/2:y=(h/2)+{gap}{overlay}",
         bg = background(fmt, slate.background),
         t = title.display(),
         x = text.display(),
@@ -99,6 +157,7 @@ mod tests {
                 text: "We'll be right back",
                 background: [0x10, 0x10, 0x10],
             },
+            None,
         )
         .unwrap();
         assert_eq!((slate.width(), slate.height()), (320, 180));

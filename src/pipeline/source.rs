@@ -15,6 +15,7 @@ use ffmpeg_next as ff;
 
 use super::item::{play, Outcome, Take};
 use super::open::{open, OpenError, Opened};
+use super::slate::LookBox;
 use super::splice::{Flow, Splicer};
 use super::{ChannelFormat, Media};
 use crate::lineup::{continue_index, Lineup, Timeline, TimelineCell};
@@ -80,7 +81,13 @@ pub struct SourceSettings {
     pub t0: Micros,
     /// Where to keep the anchor across restarts (none for unpaced runs: simulated time).
     pub state_file: Option<PathBuf>,
+    /// The slate picture (with the logo when there is one); replaced when a reload changes the
+    /// overlay.
     pub slate: ff::frame::Video,
+    /// The overlay's filters for every item's video graph (`None`: no logo).
+    pub overlay: Option<String>,
+    /// A changed look from the reloader, taken at the next boundary.
+    pub looks: Arc<LookBox>,
     /// Channel time after which the source ends the stream (`--for`).
     pub stop_after: Option<Micros>,
     /// Set by a signal: end the stream at the next frame.
@@ -91,7 +98,7 @@ pub struct SourceSettings {
 }
 
 /// Runs until `stop_after`, the stop flag, or the encoder going away.
-pub fn run(s: SourceSettings, tx: Sender<Media>) {
+pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
     let stop_at = s.stop_after.map(|d| frames_in(d, s.fmt.fps));
     let mut splicer = Splicer::new(s.fmt.clone(), tx, stop_at, Some(s.metrics.clone()));
     let mut prefetch: Option<Prefetch> = None;
@@ -111,6 +118,11 @@ pub fn run(s: SourceSettings, tx: Sender<Media>) {
     let skip: RefCell<Option<(SkipReply, String)>> = RefCell::new(None);
     while !(s.stop.load(Ordering::Relaxed) || splicer.is_done()) {
         let pos = clock.time_of(splicer.position_frames());
+        if let Some(look) = s.looks.take() {
+            s.slate = look.slate;
+            s.overlay = look.overlay;
+            tracing::info!(at = %rfc3339(pos), logo = s.overlay.is_some(), "New overlay takes effect.");
+        }
         s.frontier.set(pos);
         if let Some(new) = watch.take() {
             let index = continue_index(&tl.lineup, &new, last_rotation);

@@ -296,7 +296,7 @@ fn syntax_type_unknown_and_duplicate_errors() {
         "{}",
         e[0]
     );
-    assert_eq!(error("items:\n  - path: a.mp4\n    titel: x\n"), "line 3 column 5: items[0]: unknown field `titel`, expected one of `path`, `slate`, `title`, `in`, `out`, `duration`, `gain_db`, `loudness`");
+    assert_eq!(error("items:\n  - path: a.mp4\n    titel: x\n"), "line 3 column 5: items[0]: unknown field `titel`, expected one of `path`, `slate`, `title`, `in`, `out`, `duration`, `gain_db`, `loudness`, `overlay`");
     assert_eq!(
         error("items: [{slate: 1s}]\nloop: true\n"),
         "line 2 column 1: unknown field `loop`, expected `items` or `events`"

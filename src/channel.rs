@@ -213,6 +213,8 @@ pub fn start(
         state_file: opts.paced.then(|| channel.state.clone()),
         slate: look.slate,
         overlay: look.overlay,
+        text: look.text,
+        channel: look.channel,
         looks: opts.looks,
         stop_after: opts.stop_after,
         stop: opts.stop,

@@ -111,6 +111,28 @@ pub struct Channel {
     pub state: PathBuf,
     /// The logo drawn over every item and the slate (`overlay`); none when absent.
     pub overlay: Option<OverlaySettings>,
+    /// The lower third shown as each item starts (`text`); none when absent.
+    pub text: Option<TextSettings>,
+}
+
+/// `text`: a line made from the item (`{title}`, `{channel}`) drawn in a box at a corner from
+/// `from` into each item for `for`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextSettings {
+    /// 1..=200 characters, one line.
+    pub template: String,
+    pub position: Corner,
+    pub from: Micros,
+    pub duration: Micros,
+}
+
+impl TextSettings {
+    /// The line for an item.
+    pub fn line(&self, title: &str, channel: &str) -> String {
+        self.template
+            .replace("{title}", title)
+            .replace("{channel}", channel)
+    }
 }
 
 /// Where on the frame the logo sits.

@@ -88,7 +88,7 @@ impl Reloader {
         warn_missing(&playlist);
         // A new logo is drawn here, off the media path; one that cannot be drawn rejects the
         // reload and the logo on air stays.
-        let look = if channel.overlay != self.channel.overlay {
+        let look = if channel.overlay != self.channel.overlay || channel.text != self.channel.text {
             let look = Look::of(&channel, &ChannelFormat::of(&channel)).map_err(|e| {
                 format!(
                     "{}: overlay: the logo cannot be drawn: {e}",

@@ -1,6 +1,7 @@
 //! `overlay`: a logo over every item and the slate, at one place on the channel's frame
 //! whatever the source's shape, translucent as configured; `overlay: false` per item; and a
-//! new logo by reload, shown from the next item without a restart.
+//! new logo by reload, shown from the next item without a restart; and the lower third
+//! (`text`) 0.5..2.0 s into each item.
 //!
 //! A paced run into nginx-rtmp of a 2.35:1 item (letterboxed), a 9:16 item (pillarboxed),
 //! a slate and an item with `overlay: false`, looped; 12 s in the channel file is pointed at a
@@ -82,14 +83,18 @@ fn channel_yaml(logo: &Path) -> String {
          video: {{ width: {W}, height: {H}, fps: 30, bitrate: 800k, preset: ultrafast, keyframe_interval: 2s }}\n\
          audio: {{ sample_rate: 48000, channels: 2, bitrate: 64k }}\n\
          slate: {{ text: \"Back soon\", background: \"#202020\" }}\n\
-         overlay: {{ image: {}, position: top-right, margin: 24, opacity: {OPACITY}, scale: 0.12 }}\n",
+         overlay: {{ image: {}, position: top-right, margin: 24, opacity: {OPACITY}, scale: 0.12 }}\n\
+         text: {{ template: \"{{title}} on {{channel}}\", position: bottom-left, from: 500ms, for: 1500ms }}\n",
         q(&logo.display().to_string())
     )
 }
 
+/// The lower third's corner (bottom-left, inside the letterbox bar and the pillarbox).
+const TEXT_CROP: (u32, u32, u32, u32) = (100, 24, 20, 320);
+
 /// RGB of every `fps=2` sample of the crop: (time, pixels of the crop, row-major).
-fn samples(rec: &Path) -> Vec<(f64, Vec<u8>)> {
-    let (cw, ch, cx, cy) = CROP;
+fn samples(rec: &Path, crop: (u32, u32, u32, u32)) -> Vec<(f64, Vec<u8>)> {
+    let (cw, ch, cx, cy) = crop;
     let o = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
         .arg(rec)
@@ -187,7 +192,7 @@ fn the_logo_sits_at_one_place_over_every_shape_and_changes_by_reload() {
     let mut colours = Vec::new();
     let mut checked = 0;
     let mut shown = Vec::new();
-    for (t, frame) in samples(&rec) {
+    for (t, frame) in samples(&rec, CROP) {
         let (name, left) = slot(t);
         // A sample within a frame or two of a boundary may show either side.
         let into = {
@@ -276,6 +281,43 @@ fn the_logo_sits_at_one_place_over_every_shape_and_changes_by_reload() {
         other => problems.push(format!("no change from green to red: {other:?}")),
     }
     assert!(checked >= 40, "only {checked} samples");
+
+    // The lower third: white text in its box 0.5..2.0 s into each item with the overlay, none
+    // after, none on the slate or the item with `overlay: false`.
+    let (mut shown_in, mut absent_in) = (0, 0);
+    for (t, frame) in samples(&rec, TEXT_CROP) {
+        let (name, left) = slot(t);
+        let period: f64 = LOOP.iter().map(|(d, _)| d).sum();
+        let start: f64 = LOOP
+            .iter()
+            .take_while(|(_, n)| *n != name)
+            .map(|(d, _)| d)
+            .sum();
+        let into = t % period - start;
+        let brightest = frame.iter().copied().max().unwrap_or(0);
+        let want = match name {
+            "wide" | "tall" if (0.6..=1.9).contains(&into) => Some(true),
+            "wide" | "tall" if into >= 2.1 && left > 0.1 => Some(false),
+            "slate" | "plain" if into > 0.1 && left > 0.1 => Some(false),
+            _ => None,
+        };
+        match want {
+            Some(true) if brightest < 150 => problems.push(format!(
+                "{t:.1} s ({name}, {into:.1} s in): no lower third (brightest {brightest})"
+            )),
+            Some(false) if brightest > 60 => problems.push(format!(
+                "{t:.1} s ({name}, {into:.1} s in): text where there should be none (brightest {brightest})"
+            )),
+            Some(true) => shown_in += 1,
+            Some(false) => absent_in += 1,
+            None => {}
+        }
+    }
+    println!("lower third: shown in {shown_in} samples where due, absent in {absent_in} where not");
+    assert!(
+        shown_in >= 10 && absent_in >= 10,
+        "{shown_in} / {absent_in}"
+    );
     assert!(problems.is_empty(), "{problems:#?}");
 }
 

@@ -629,3 +629,40 @@ fn loudness_target_defaults_and_ranges() {
     assert!(e.to_string().contains("unknown field `target`"), "{e}");
     assert!(load("{}").unwrap().audio.loudness.is_none());
 }
+
+#[test]
+fn text_overlay_defaults_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = |text: &str| {
+        let f = dir.path().join("c.yaml");
+        std::fs::write(&f, format!("name: c\nplaylist: p.yaml\ntext: {text}\n")).unwrap();
+        Channel::load(&f)
+    };
+    let t = load("{ template: \"{title} on {channel}\" }")
+        .unwrap()
+        .text
+        .unwrap();
+    assert_eq!(t.position, Corner::BottomLeft);
+    assert_eq!(
+        (t.from, t.duration),
+        (Micros::from_secs(5), Micros::from_secs(8))
+    );
+    assert_eq!(t.line("News", "TV"), "News on TV");
+    let e = load("{ template: x, position: centre }").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("text.position: \"centre\" is not a position"),
+        "{e}"
+    );
+    let e = load("{ template: x, for: 0s }").unwrap_err();
+    assert!(
+        e.to_string().contains("text.for: 0s is out of range"),
+        "{e}"
+    );
+    let e = load("{ template: \"  \" }").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("text.template: the template is empty"),
+        "{e}"
+    );
+}

@@ -14,7 +14,7 @@ use super::X264_PRESETS;
 use super::{
     resolve, ApiToken, AudioFormat, Channel, ConfigError, HttpSettings, LoudnessTarget, Problems,
 };
-use super::{Corner, OverlaySettings};
+use super::{Corner, OverlaySettings, TextSettings};
 use super::{MediaSettings, SlateSettings, VideoFormat, DEFAULT_MAX_UPLOAD, MIN_TOKEN_CHARS};
 use crate::time::Micros;
 
@@ -22,7 +22,7 @@ use crate::time::Micros;
 #[serde(
     deny_unknown_fields,
     expecting = "a channel file: a mapping with name, playlist and optionally video, audio, \
-                 slate, outputs, http, media, timezone, state and overlay"
+                 slate, outputs, http, media, timezone, state, overlay and text"
 )]
 pub(super) struct ChannelFile {
     name: Text<100>,
@@ -36,6 +36,20 @@ pub(super) struct ChannelFile {
     timezone: Option<Text<64>>,
     state: Option<Text<4096>>,
     overlay: Option<OverlayFile>,
+    text: Option<TextFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "text settings: a mapping with template and optionally position, from and for"
+)]
+struct TextFile {
+    template: Text<200>,
+    position: Option<Text<16>>,
+    from: Option<Micros>,
+    #[serde(rename = "for")]
+    for_: Option<Micros>,
 }
 
 #[derive(Deserialize)]
@@ -210,6 +224,7 @@ pub(super) fn validate(
         timezone,
         state,
         overlay,
+        text: raw.text.map(|t| validate_text(t, &mut p)),
     };
     p.finish(channel)
 }
@@ -560,6 +575,62 @@ fn validate_media(raw: MediaFile, channel: &Path, p: &mut Problems) -> MediaSett
     MediaSettings { dir, max_upload }
 }
 
+fn corner(raw: Option<&Text<16>>, field: &str, default: Corner, p: &mut Problems) -> Corner {
+    match raw.map(|t| t.0.as_str()) {
+        None => default,
+        Some(name) => match Corner::NAMES.iter().find(|(n, _)| *n == name) {
+            Some((_, c)) => *c,
+            None => {
+                p.add(
+                    field,
+                    format!("{name:?} is not a position (expected top-left, top-right, bottom-left or bottom-right)"),
+                );
+                default
+            }
+        },
+    }
+}
+
+fn validate_text(raw: TextFile, p: &mut Problems) -> TextSettings {
+    let template = raw.template.0;
+    if template.trim().is_empty() {
+        p.add(
+            "text.template",
+            "the template is empty (expected e.g. \"{title}\")",
+        );
+    } else if template.chars().any(char::is_control) {
+        p.add(
+            "text.template",
+            "the template contains a control character (expected one line of text)",
+        );
+    }
+    let from = raw.from.unwrap_or(Micros::from_secs(5));
+    let duration = raw.for_.unwrap_or(Micros::from_secs(8));
+    if from < Micros::ZERO || from > Micros::from_secs(3600) {
+        p.add(
+            "text.from",
+            format!("{from} is out of range (expected 0s..=1h)"),
+        );
+    }
+    if duration <= Micros::ZERO || duration > Micros::from_secs(3600) {
+        p.add(
+            "text.for",
+            format!("{duration} is out of range (expected more than 0s, at most 1h)"),
+        );
+    }
+    TextSettings {
+        template,
+        position: corner(
+            raw.position.as_ref(),
+            "text.position",
+            Corner::BottomLeft,
+            p,
+        ),
+        from,
+        duration,
+    }
+}
+
 /// The logo must be an image libav reads, no larger than the frame, and fit once scaled.
 fn validate_overlay(
     raw: OverlayFile,
@@ -567,19 +638,12 @@ fn validate_overlay(
     video: &VideoFormat,
     p: &mut Problems,
 ) -> Option<OverlaySettings> {
-    let position = match raw.position.as_ref().map(|t| t.0.as_str()) {
-        None => Corner::TopRight,
-        Some(name) => match Corner::NAMES.iter().find(|(n, _)| *n == name) {
-            Some((_, c)) => *c,
-            None => {
-                p.add(
-                    "overlay.position",
-                    format!("{name:?} is not a position (expected top-left, top-right, bottom-left or bottom-right)"),
-                );
-                Corner::TopRight
-            }
-        },
-    };
+    let position = corner(
+        raw.position.as_ref(),
+        "overlay.position",
+        Corner::TopRight,
+        p,
+    );
     let margin = raw.margin.unwrap_or(24);
     if margin > 1000 {
         p.add(

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use ffmpeg_next as ff;
 
-use super::normalise::{audio_graph, video_graph, AudioSource, Graph, VideoSource};
+use super::normalise::{audio_graph, text_chain, video_graph, AudioSource, Graph, VideoSource};
 use super::open::{FailReason, OpenError, Opened};
 use super::source::SourceSettings;
 use super::splice::{Flow, Splicer};
@@ -50,8 +50,8 @@ struct Decode<'a> {
     v_frame: i64,
     /// The item's loudness filters (`loudness::chain`), in every audio graph it gets.
     gain: Option<String>,
-    /// The overlay's filters, unless the item has `overlay: false`.
-    overlay: Option<&'a str>,
+    /// The logo's and the lower third's filters, unless the item has `overlay: false`.
+    overlay: Option<String>,
 }
 
 /// What part of an item to play: from `start` in the file, for `frames` channel frames (the
@@ -113,6 +113,22 @@ pub fn play(
         }
         _ => None,
     };
+    // The lower third's line goes through a file, so that a title needs no escaping; the file
+    // lives as long as the item (a graph rebuilt for a new shape reads it again).
+    let lower_third = s.text.as_ref().filter(|_| item.overlay).and_then(|t| {
+        let line = t.line(&item.title, &s.channel);
+        let f = tempfile::Builder::new()
+            .prefix("playout-text-")
+            .tempfile()
+            .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()).map(|_| f));
+        match f {
+            Ok(f) => Some(f),
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot write the lower third's text; the item plays without it.");
+                None
+            }
+        }
+    });
     let v_tb = vi.map(tb).unwrap_or(Rational::new(1, 1));
     let a_tb = ai.map(tb).unwrap_or(Rational::new(1, 1));
     let mut d = Decode {
@@ -138,7 +154,18 @@ pub fn play(
             rescale(1, fps.invert(), v_tb).max(1)
         },
         gain,
-        overlay: s.overlay.as_deref().filter(|_| item.overlay),
+        overlay: match (&s.overlay, &lower_third) {
+            _ if !item.overlay => None,
+            (None, None) => None,
+            (logo, text) => Some(format!(
+                "{}{}",
+                logo.as_deref().unwrap_or(""),
+                text.as_ref()
+                    .zip(s.text.as_ref())
+                    .map(|(f, t)| text_chain(t, f.path(), &s.fmt))
+                    .unwrap_or_default()
+            )),
+        },
     };
     if vi.is_none() {
         sp.video_ended();
@@ -322,7 +349,7 @@ impl Decode<'_> {
                 if self.vgraph.is_some() {
                     flow = self.video_frame(f, sp, true);
                 }
-                match video_graph(&src, self.fmt, self.overlay) {
+                match video_graph(&src, self.fmt, self.overlay.as_deref()) {
                     Ok(g) => self.vgraph = Some(g),
                     Err(e) => {
                         tracing::warn!(error = %e, "Video filter graph failed; frame dropped.");

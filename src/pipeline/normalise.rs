@@ -12,7 +12,7 @@ use ffmpeg_next as ff;
 
 use super::open::{fps_text, MediaInfo};
 use super::ChannelFormat;
-use crate::config::{Corner, OverlaySettings};
+use crate::config::{Corner, OverlaySettings, TextSettings};
 use crate::time::Rational;
 
 /// What the channel will do with a file, decided from its stream info.
@@ -267,6 +267,29 @@ pub fn overlay_chain(o: &OverlaySettings) -> String {
         w = o.width,
         h = o.height,
         alpha = o.opacity_milli as f64 / 1000.0,
+    )
+}
+
+/// The lower third: the line in `file` (read as is: no expansion, no escaping needed) in a
+/// translucent box at its corner, between `from` and `from + for` of the item.
+pub fn text_chain(t: &TextSettings, file: &std::path::Path, fmt: &ChannelFormat) -> String {
+    let size = (fmt.height / 18).max(8);
+    let m = (fmt.height / 15).max(4);
+    let (x, y) = match t.position {
+        Corner::TopLeft => (format!("{m}"), format!("{m}")),
+        Corner::TopRight => (format!("w-text_w-{m}"), format!("{m}")),
+        Corner::BottomLeft => (format!("{m}"), format!("h-text_h-{m}")),
+        Corner::BottomRight => (format!("w-text_w-{m}"), format!("h-text_h-{m}")),
+    };
+    let secs = |v: crate::time::Micros| v.0 as f64 / 1e6;
+    format!(
+        ",drawtext=textfile={file}:expansion=none:fontcolor=white:fontsize={size}:box=1:\
+         boxcolor=black@0.6:boxborderw={pad}:x={x}:y={y}:\
+         enable='between(t,{from:.3},{to:.3})'",
+        file = filter_path(file),
+        pad = (size / 3).max(2),
+        from = secs(t.from),
+        to = secs(t.from + t.duration),
     )
 }
 

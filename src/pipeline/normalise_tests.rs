@@ -112,7 +112,17 @@ fn a_logo_with_awkward_characters_in_its_path_is_drawn() {
     let dir = tempfile::tempdir().unwrap();
     let logo = dir.path().join("it's: [a], b; c.png");
     let made = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "color=c=red:s=40x20", "-frames:v", "1"])
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=red:s=40x20",
+            "-frames:v",
+            "1",
+        ])
         .arg(&logo)
         .status()
         .unwrap();

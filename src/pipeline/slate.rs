@@ -14,6 +14,9 @@ use super::ChannelFormat;
 pub struct Look {
     pub overlay: Option<String>,
     pub slate: ff::frame::Video,
+    /// The lower third for items (`text`), and the channel's name for its `{channel}`.
+    pub text: Option<crate::config::TextSettings>,
+    pub channel: String,
 }
 
 impl Look {
@@ -31,7 +34,12 @@ impl Look {
             },
             overlay.as_deref(),
         )?;
-        Ok(Look { overlay, slate })
+        Ok(Look {
+            overlay,
+            slate,
+            text: channel.text.clone(),
+            channel: channel.name.clone(),
+        })
     }
 }
 

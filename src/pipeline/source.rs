@@ -86,6 +86,9 @@ pub struct SourceSettings {
     pub slate: ff::frame::Video,
     /// The overlay's filters for every item's video graph (`None`: no logo).
     pub overlay: Option<String>,
+    /// The lower third (`text`), and the channel's name for it.
+    pub text: Option<crate::config::TextSettings>,
+    pub channel: String,
     /// A changed look from the reloader, taken at the next boundary.
     pub looks: Arc<LookBox>,
     /// Channel time after which the source ends the stream (`--for`).
@@ -121,6 +124,7 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
         if let Some(look) = s.looks.take() {
             s.slate = look.slate;
             s.overlay = look.overlay;
+            s.text = look.text;
             tracing::info!(at = %rfc3339(pos), logo = s.overlay.is_some(), "New overlay takes effect.");
         }
         s.frontier.set(pos);

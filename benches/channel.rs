@@ -11,7 +11,9 @@
 //! 4. the time from starting a paced `playout run` to the first coded frame recorded by a
 //!    local nginx-rtmp;
 //! 5. the extra CPU of an item boundary: one 60 s item against the same frames as 30 × 2 s
-//!    items, both unpaced for 60 s.
+//!    items, both unpaced for 60 s;
+//! 6. the cost of the broadcast finish: the same pass with `audio.loudness` (measured gains
+//!    from a warm cache and the limiter), a logo and a lower third, as a ratio to run 1.
 //!
 //! CPU and peak RSS come from `wait4` on exactly the measured process. The table goes to stdout
 //! and target/bench/channel.txt. Without `--bench` (`cargo test --all-targets`), the same code
@@ -127,6 +129,31 @@ fn run(s: &Scale) -> Results {
     let matrix_list = playlist("matrix-playlist.yaml", &items);
     let matrix = write_channel(d, "matrix", s, &matrix_list);
     let first = write_channel(d, "first", s, &matrix_list);
+    let logo = d.join("logo.png");
+    common::fixtures::ffmpeg(
+        &[
+            "-f".into(),
+            "lavfi".into(),
+            "-i".into(),
+            "color=c=0x2080ff@0.9:s=200x100,format=rgba".into(),
+            "-frames:v".into(),
+            "1".into(),
+        ],
+        &logo,
+        "bench logo",
+    );
+    let finish = write_channel_with(
+        d,
+        "finish",
+        s,
+        &matrix_list,
+        &format!(
+            "overlay: {{ image: {}, position: top-right, opacity: 0.8, scale: 0.12 }}\n\
+             text: {{ template: \"{{title}}\", position: bottom-left, from: 1s, for: 5s }}\n",
+            q(&logo.display().to_string())
+        ),
+        ", loudness: { target_lufs: -23, true_peak_dbtp: -1 }",
+    );
     let long = write_channel(
         d,
         "long",
@@ -197,6 +224,9 @@ fn run(s: &Scale) -> Results {
         .filter(|p| p.codec_type == "video")
         .count() as u64;
     let _ = fs::remove_file(&check);
+    // And fills the finish channel's loudness cache, so that its measured runs play static
+    // gains as a channel that has been on air for a while does.
+    measure::playout_unpaced(&finish, r.pass_ms, "file:/dev/null");
     let secs = |frames: u64| frames as f64 / f64::from(s.fps);
     let playout_s = secs(r.playout_frames);
 
@@ -230,6 +260,8 @@ fn run(s: &Scale) -> Results {
                 r.floor_rss_mib.push(total.max_rss_kib as f64 / 1024.0);
             }
         }
+        let u = measure::playout_unpaced(&finish, r.pass_ms, "file:/dev/null");
+        r.finish_cpu_min.push(u.cpu / (playout_s / 60.0));
         let order = if i % 2 == 0 {
             [&long, &pieces]
         } else {
@@ -273,12 +305,24 @@ fn run(s: &Scale) -> Results {
 /// `DIR/NAME.yaml`: the bench's channel (`maxrate` defaults to the bitrate, `bufsize` to
 /// twice it, as the floor's options spell out).
 fn write_channel(dir: &Path, name: &str, s: &Scale, playlist: &Path) -> PathBuf {
+    write_channel_with(dir, name, s, playlist, "", "")
+}
+
+/// `write_channel` with `extra` top-level YAML and `audio_extra` inside the `audio` mapping.
+fn write_channel_with(
+    dir: &Path,
+    name: &str,
+    s: &Scale,
+    playlist: &Path,
+    extra: &str,
+    audio_extra: &str,
+) -> PathBuf {
     let yaml = format!(
         "name: {name}\nplaylist: {playlist}\n\
          video: {{ width: {w}, height: {h}, fps: {fps}, bitrate: {b}k, preset: {p}, \
          keyframe_interval: 2s }}\n\
-         audio: {{ sample_rate: 48000, channels: 2, bitrate: {a}k }}\n\
-         slate: {{ text: \"Back soon\" }}\n",
+         audio: {{ sample_rate: 48000, channels: 2, bitrate: {a}k{audio_extra} }}\n\
+         slate: {{ text: \"Back soon\" }}\n{extra}",
         name = q(name),
         playlist = q(&playlist.display().to_string()),
         w = s.width,

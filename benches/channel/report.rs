@@ -25,6 +25,8 @@ pub struct Results {
     pub boundaries: usize,
     pub boundary_desc: String,
     pub boundary_extra_ms: Samples,
+    /// The same pass with loudness, logo and lower third.
+    pub finish_cpu_min: Samples,
     pub load_after: String,
 }
 
@@ -62,6 +64,16 @@ impl Results {
                 &[
                     self.first_media_ms.show(0),
                     format!("first keyframe {}", self.first_key_ms.show(0)),
+                ],
+            ),
+            row(
+                "with loudness + logo + lower third, CPU-s/min",
+                &[
+                    self.finish_cpu_min.show(2),
+                    format!(
+                        "ratio to playout plain {}",
+                        self.finish_cpu_min.ratio_to(&self.playout_cpu_min).show(3)
+                    ),
                 ],
             ),
             row(
@@ -117,6 +129,7 @@ impl Results {
             &self.playout_rss_mib,
             &self.floor_rss_mib,
             &self.first_media_ms,
+            &self.finish_cpu_min,
         ];
         for x in all {
             assert!(
@@ -136,6 +149,11 @@ impl Results {
             );
         }
         assert!(table.contains("ratio playout / floor"), "{table}");
+        let finish = self.finish_cpu_min.ratio_to(&self.playout_cpu_min).median();
+        assert!(
+            finish.is_finite() && finish > 0.0,
+            "finish ratio {finish}\n{table}"
+        );
     }
 }
 

@@ -197,12 +197,7 @@ struct Ebur128 {
 
 impl Ebur128 {
     fn push(&mut self, f: &mut ff::frame::Audio) -> Result<(), String> {
-        let src = AudioSource {
-            rate: f.rate(),
-            format: f.format(),
-            layout: f.channel_layout(),
-            channels: f.channels(),
-        };
+        let src = AudioSource::of(f);
         if src.rate == 0 || src.channels == 0 {
             return Ok(());
         }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::fixtures::{ffmpeg, generated_once};
+use common::fixtures::{generated_once, lavfi_clip};
 use common::*;
 
 const TARGET: f64 = -23.0;
@@ -89,31 +89,8 @@ fn momentary(path: &Path) -> Vec<(f64, f64)> {
 fn clips() -> PathBuf {
     generated_once("loudness-clips", "v2", |dir| {
         let picture = format!("testsrc2=size=320x180:rate=30:duration={ITEM_S}");
-        let make = |name: &str, audio: &str| {
-            ffmpeg(
-                &[
-                    "-f".into(),
-                    "lavfi".into(),
-                    "-i".into(),
-                    picture.clone(),
-                    "-f".into(),
-                    "lavfi".into(),
-                    "-i".into(),
-                    audio.into(),
-                    "-c:v".into(),
-                    "libx264".into(),
-                    "-preset".into(),
-                    "ultrafast".into(),
-                    "-g".into(),
-                    "30".into(),
-                    "-c:a".into(),
-                    "pcm_s16le".into(),
-                    "-shortest".into(),
-                ],
-                &dir.join(name),
-                name,
-            )
-        };
+        let make =
+            |name: &str, audio: &str| lavfi_clip(&dir.join(name), &picture, audio, "pcm_s16le");
         let noise = |db: f64| {
             format!(
                 "anoisesrc=color=pink:amplitude=0.25:seed=7:sample_rate=48000:duration={ITEM_S},\

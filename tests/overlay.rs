@@ -14,7 +14,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::fixtures::{ffmpeg, generated_once};
+use common::fixtures::{ffmpeg, generated_once, lavfi_clip};
 use common::*;
 
 const W: u32 = 640;
@@ -35,27 +35,11 @@ const RUN_S: f64 = 30.0;
 fn media() -> std::path::PathBuf {
     generated_once("overlay-media", "v1", |dir| {
         let clip = |name: &str, size: &str| {
-            ffmpeg(
-                &[
-                    "-f".into(),
-                    "lavfi".into(),
-                    "-i".into(),
-                    format!("testsrc2=size={size}:rate=30:duration=3"),
-                    "-f".into(),
-                    "lavfi".into(),
-                    "-i".into(),
-                    "sine=frequency=440:sample_rate=48000:duration=3".into(),
-                    "-c:v".into(),
-                    "libx264".into(),
-                    "-preset".into(),
-                    "ultrafast".into(),
-                    "-g".into(),
-                    "30".into(),
-                    "-c:a".into(),
-                    "aac".into(),
-                ],
+            lavfi_clip(
                 &dir.join(name),
-                name,
+                &format!("testsrc2=size={size}:rate=30:duration=3"),
+                "sine=frequency=440:sample_rate=48000:duration=3",
+                "aac",
             )
         };
         clip("wide.mp4", "752x320");
@@ -136,17 +120,18 @@ fn blend(logo: [f64; 3], under: [f64; 3]) -> [f64; 3] {
     [0, 1, 2].map(|c| OPACITY * logo[c] + (1.0 - OPACITY) * under[c])
 }
 
-/// What plays at recording time `t` (the loop from channel time 0).
-fn slot(t: f64) -> (&'static str, f64) {
+/// What plays at recording time `t` (the loop from channel time 0): its name, how far into
+/// it `t` is and how much of it is left.
+fn slot(t: f64) -> (&'static str, f64, f64) {
     let period: f64 = LOOP.iter().map(|(d, _)| d).sum();
     let mut at = t % period;
     for (d, name) in LOOP {
         if at < d {
-            return (name, d - at);
+            return (name, at, d - at);
         }
         at -= d;
     }
-    ("plain", 0.0)
+    ("plain", 0.0, 0.0)
 }
 
 #[test]
@@ -193,17 +178,8 @@ fn the_logo_sits_at_one_place_over_every_shape_and_changes_by_reload() {
     let mut checked = 0;
     let mut shown = Vec::new();
     for (t, frame) in samples(&rec, CROP) {
-        let (name, left) = slot(t);
         // A sample within a frame or two of a boundary may show either side.
-        let into = {
-            let period: f64 = LOOP.iter().map(|(d, _)| d).sum();
-            let start: f64 = LOOP
-                .iter()
-                .take_while(|(_, n)| *n != name)
-                .map(|(d, _)| d)
-                .sum();
-            t % period - start
-        };
+        let (name, into, left) = slot(t);
         if left < 0.1 || into < 0.1 {
             continue;
         }
@@ -286,14 +262,7 @@ fn the_logo_sits_at_one_place_over_every_shape_and_changes_by_reload() {
     // after, none on the slate or the item with `overlay: false`.
     let (mut shown_in, mut absent_in) = (0, 0);
     for (t, frame) in samples(&rec, TEXT_CROP) {
-        let (name, left) = slot(t);
-        let period: f64 = LOOP.iter().map(|(d, _)| d).sum();
-        let start: f64 = LOOP
-            .iter()
-            .take_while(|(_, n)| *n != name)
-            .map(|(d, _)| d)
-            .sum();
-        let into = t % period - start;
+        let (name, into, left) = slot(t);
         let brightest = frame.iter().copied().max().unwrap_or(0);
         let want = match name {
             "wide" | "tall" if (0.6..=1.9).contains(&into) => Some(true),

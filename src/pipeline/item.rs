@@ -379,12 +379,7 @@ impl Decode<'_> {
 
     fn audio_frame(&mut self, f: &mut ff::frame::Audio, sp: &mut Splicer, eof: bool) -> Flow {
         if !eof {
-            let src = AudioSource {
-                rate: f.rate(),
-                format: f.format(),
-                layout: f.channel_layout(),
-                channels: f.channels(),
-            };
+            let src = AudioSource::of(f);
             if src.rate == 0 || src.channels == 0 {
                 return Flow::Continue;
             }

@@ -361,6 +361,16 @@ pub struct AudioSource {
 }
 
 impl AudioSource {
+    /// The shape of a decoded frame.
+    pub fn of(f: &ff::frame::Audio) -> AudioSource {
+        AudioSource {
+            rate: f.rate(),
+            format: f.format(),
+            layout: f.channel_layout(),
+            channels: f.channels(),
+        }
+    }
+
     pub fn key(&self) -> (u32, u32, i32) {
         (self.rate, self.channels as u32, self.layout.bits() as i32)
     }

@@ -380,6 +380,34 @@ fn verify(list: &[Fixture]) {
     }
 }
 
+/// `OUT` from two lavfi sources: `video` (e.g. `testsrc2=…`) in H.264 ultrafast with a 1 s
+/// GOP at 30 fps, and `audio` in `audio_codec`, as long as the shorter.
+pub fn lavfi_clip(out: &Path, video: &str, audio: &str, audio_codec: &str) {
+    let args: Vec<String> = [
+        "-f",
+        "lavfi",
+        "-i",
+        video,
+        "-f",
+        "lavfi",
+        "-i",
+        audio,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "30",
+        "-c:a",
+        audio_codec,
+        "-shortest",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    ffmpeg(&args, out, &out.display().to_string());
+}
+
 /// `ffmpeg ARGS OUT`, quiet and overwriting; panics with `what` and ffmpeg's errors.
 pub fn ffmpeg(args: &[String], out: &Path, what: &str) {
     let o = Command::new("ffmpeg")

@@ -8,6 +8,7 @@
 //! 6 and 8). Every error says which file, where, and what was expected.
 
 mod output;
+mod overlay;
 mod validate;
 pub(crate) mod values;
 pub(crate) mod yaml;

@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::output::{self, expand_env, parse_output_url, OutputConfig};
+use super::overlay::{validate_overlay, validate_text, OverlayFile, TextFile};
 use super::values::{clip, format_bitrate, format_fps, parse_colour, present_or_null};
 use super::values::{format_bytes, Bitrate, ByteSize, Fps, List, Text};
 use super::X264_PRESETS;
 use super::{
     resolve, ApiToken, AudioFormat, Channel, ConfigError, HttpSettings, LoudnessTarget, Problems,
 };
-use super::{Corner, OverlaySettings, TextSettings};
 use super::{MediaSettings, SlateSettings, VideoFormat, DEFAULT_MAX_UPLOAD, MIN_TOKEN_CHARS};
 use crate::time::Micros;
 
@@ -37,33 +37,6 @@ pub(super) struct ChannelFile {
     state: Option<Text<4096>>,
     overlay: Option<OverlayFile>,
     text: Option<TextFile>,
-}
-
-#[derive(Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "text settings: a mapping with template and optionally position, from and for"
-)]
-struct TextFile {
-    template: Text<200>,
-    position: Option<Text<16>>,
-    from: Option<Micros>,
-    #[serde(rename = "for")]
-    for_: Option<Micros>,
-}
-
-#[derive(Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "overlay settings: a mapping with image and optionally position, margin, \
-                 opacity and scale"
-)]
-struct OverlayFile {
-    image: Text<4096>,
-    position: Option<Text<16>>,
-    margin: Option<u64>,
-    opacity: Option<f64>,
-    scale: Option<f64>,
 }
 
 #[derive(Default, Deserialize)]
@@ -573,178 +546,4 @@ fn validate_media(raw: MediaFile, channel: &Path, p: &mut Problems) -> MediaSett
         );
     }
     MediaSettings { dir, max_upload }
-}
-
-fn corner(raw: Option<&Text<16>>, field: &str, default: Corner, p: &mut Problems) -> Corner {
-    match raw.map(|t| t.0.as_str()) {
-        None => default,
-        Some(name) => match Corner::NAMES.iter().find(|(n, _)| *n == name) {
-            Some((_, c)) => *c,
-            None => {
-                p.add(
-                    field,
-                    format!("{name:?} is not a position (expected top-left, top-right, bottom-left or bottom-right)"),
-                );
-                default
-            }
-        },
-    }
-}
-
-fn validate_text(raw: TextFile, p: &mut Problems) -> TextSettings {
-    let template = raw.template.0;
-    if template.trim().is_empty() {
-        p.add(
-            "text.template",
-            "the template is empty (expected e.g. \"{title}\")",
-        );
-    } else if template.chars().any(char::is_control) {
-        p.add(
-            "text.template",
-            "the template contains a control character (expected one line of text)",
-        );
-    }
-    let from = raw.from.unwrap_or(Micros::from_secs(5));
-    let duration = raw.for_.unwrap_or(Micros::from_secs(8));
-    if from < Micros::ZERO || from > Micros::from_secs(3600) {
-        p.add(
-            "text.from",
-            format!("{from} is out of range (expected 0s..=1h)"),
-        );
-    }
-    if duration <= Micros::ZERO || duration > Micros::from_secs(3600) {
-        p.add(
-            "text.for",
-            format!("{duration} is out of range (expected more than 0s, at most 1h)"),
-        );
-    }
-    TextSettings {
-        template,
-        position: corner(
-            raw.position.as_ref(),
-            "text.position",
-            Corner::BottomLeft,
-            p,
-        ),
-        from,
-        duration,
-    }
-}
-
-/// The logo must be an image libav reads, no larger than the frame, and fit once scaled.
-fn validate_overlay(
-    raw: OverlayFile,
-    channel_file: &Path,
-    video: &VideoFormat,
-    p: &mut Problems,
-) -> Option<OverlaySettings> {
-    let position = corner(
-        raw.position.as_ref(),
-        "overlay.position",
-        Corner::TopRight,
-        p,
-    );
-    let margin = raw.margin.unwrap_or(24);
-    if margin > 1000 {
-        p.add(
-            "overlay.margin",
-            format!("{margin} is out of range (expected 0..=1000 pixels)"),
-        );
-    }
-    let opacity = raw.opacity.unwrap_or(1.0);
-    if !(0.0..=1.0).contains(&opacity) {
-        p.add(
-            "overlay.opacity",
-            format!("{opacity} is out of range (expected 0..=1)"),
-        );
-    }
-    let scale = raw.scale.unwrap_or(0.12);
-    if !(0.01..=1.0).contains(&scale) {
-        p.add(
-            "overlay.scale",
-            format!("{scale} is out of range (expected 0.01..=1, the logo's width as a fraction of the frame's)"),
-        );
-    }
-    if raw.image.0.trim().is_empty() {
-        p.add("overlay.image", "the path is empty (expected a PNG file)");
-        return None;
-    }
-    let image = resolve(channel_file, &raw.image.0);
-    let shown = image.display();
-    let meta = match std::fs::metadata(&image) {
-        Ok(m) if m.is_file() => m,
-        Ok(_) => {
-            p.add(
-                "overlay.image",
-                format!("{shown} is not a file (expected a PNG file)"),
-            );
-            return None;
-        }
-        Err(e) => {
-            p.add(
-                "overlay.image",
-                format!("{shown} cannot be read: {e} (expected a PNG file)"),
-            );
-            return None;
-        }
-    };
-    let info = match crate::pipeline::open::probe_info(&image) {
-        Ok(i) => i,
-        Err(e) => {
-            p.add(
-                "overlay.image",
-                format!(
-                    "{shown} is not an image: {} (expected a PNG file)",
-                    e.detail
-                ),
-            );
-            return None;
-        }
-    };
-    let Some(v) = info.video.as_ref().filter(|_| info.still) else {
-        p.add(
-            "overlay.image",
-            format!("{shown} is not a still image (expected a PNG file)"),
-        );
-        return None;
-    };
-    let (w, h) = (v.width, v.height);
-    if w == 0 || h == 0 {
-        p.add("overlay.image", format!("{shown} is not an image libav can read: it finds no picture in it (expected a PNG file)"));
-        return None;
-    }
-    if w > video.width || h > video.height {
-        p.add(
-            "overlay.image",
-            format!(
-                "{shown} is {w}x{h}, larger than the {}x{} frame (expected a logo that fits)",
-                video.width, video.height
-            ),
-        );
-        return None;
-    }
-    let even = |x: f64| ((x / 2.0).round() as u32 * 2).max(2);
-    let width = even(video.width as f64 * scale.clamp(0.01, 1.0));
-    let height = even(width as f64 * h as f64 / w as f64);
-    if height + 2 * margin.min(1000) as u32 > video.height
-        || width + 2 * margin.min(1000) as u32 > video.width
-    {
-        p.add(
-            "overlay.scale",
-            format!(
-                "at {scale} the logo is {width}x{height}, which with a margin of {margin} does not fit the {}x{} frame",
-                video.width, video.height
-            ),
-        );
-    }
-    Some(OverlaySettings {
-        image,
-        position,
-        margin: margin.min(1000) as u32,
-        opacity_milli: (opacity.clamp(0.0, 1.0) * 1000.0).round() as u32,
-        scale_milli: (scale.clamp(0.01, 1.0) * 1000.0).round() as u32,
-        width,
-        height,
-        stamp: (meta.len(), meta.modified().ok()),
-    })
 }

@@ -53,6 +53,8 @@ pub struct RunOptions {
     pub stop: Arc<AtomicBool>,
     /// A changed overlay from the reloader.
     pub looks: Arc<slate::LookBox>,
+    /// Tests only (`--test-freeze-after`): the encoder hangs after this much channel time.
+    pub freeze_after: Option<Micros>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -183,10 +185,13 @@ pub fn start(
             .spawn(move || output::pace(packet_rx, fanout, &params, clock, paced, m))?,
     );
     let m = metrics.clone();
+    let freeze = opts
+        .freeze_after
+        .map(|d| crate::time::frames_in(d, fmt.fps));
     threads.push(
         std::thread::Builder::new()
             .name("encode".into())
-            .spawn(move || encode::run(encoders, frame_rx, packet_tx, m))?,
+            .spawn(move || encode::run(encoders, frame_rx, packet_tx, m, freeze))?,
     );
     let loudness = match channel.audio.loudness {
         Some(target) => Some(

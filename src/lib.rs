@@ -32,7 +32,8 @@
 //! `files` writes files atomically (state, playlist edits, uploads); `playlist::edit` is the
 //! control API's way into the playlist file, through the same validation as `playout check`.
 //! `time` holds the integer time arithmetic every stage shares; `metrics` declares every
-//! metric; `libav` is the one module with `unsafe`.
+//! metric; `libav` is the one module with `unsafe`. `notify` speaks sd_notify to systemd
+//! (READY, WATCHDOG while the pipeline lives, STATUS, STOPPING).
 
 pub mod channel;
 pub mod clock;
@@ -45,6 +46,7 @@ pub mod library;
 pub mod lineup;
 pub mod loudness;
 pub mod metrics;
+pub mod notify;
 pub mod output;
 pub mod pipeline;
 pub mod playlist;

@@ -57,6 +57,10 @@ enum Command {
         /// Do not pace to the wall clock: run as fast as the machine allows.
         #[arg(long)]
         unpaced: bool,
+        /// Tests only: the encoder hangs after this much channel time (a fault switch for
+        /// the watchdog test).
+        #[arg(long, value_name = "DURATION", hide = true)]
+        test_freeze_after: Option<Micros>,
     },
     /// Validate channel or playlist files; exit 1 if any is invalid.
     Check {
@@ -103,7 +107,8 @@ fn main() -> ExitCode {
             http,
             for_,
             unpaced,
-        } => run(channel, outputs, http, for_, !unpaced),
+            test_freeze_after,
+        } => run(channel, outputs, http, for_, !unpaced, test_freeze_after),
         Command::Check { files } => Ok(check(&files)),
         Command::Schedule {
             channel,
@@ -135,7 +140,9 @@ fn run(
     http: Option<SocketAddr>,
     stop_after: Option<Micros>,
     paced: bool,
+    freeze_after: Option<Micros>,
 ) -> anyhow::Result<ExitCode> {
+    let notifier = playout::notify::Notifier::from_env().context("sd_notify")?;
     let channel = Channel::load(&channel_path)?;
     let playlist = Arc::new(Playlist::load(&channel.playlist)?);
     init_libav()?;
@@ -252,17 +259,30 @@ fn run(
         }
     });
     let s = stop.clone();
+    let n = notifier.clone();
     runtime.spawn(async move {
         wait_for_signal().await;
         tracing::info!("Stopping: signal received.");
+        if let Some(n) = &n {
+            n.stopping();
+        }
         s.store(true, Ordering::Relaxed);
     });
     tracing::info!(channel = %channel.name, items = timeline.lineup.playlist.items.len(), events = timeline.lineup.playlist.events.len(), paced, "Channel starting.");
+    if let Some(n) = &notifier {
+        n.spawn(metrics.clone(), timeline_cell.clone())
+            .context("starting the sd_notify thread")?;
+        tracing::info!(
+            watchdog_ms = n.watchdog_interval().map(|d| d.as_millis() as u64),
+            "Speaking sd_notify to the service manager."
+        );
+    }
     let running = channel::start(
         &channel,
         timeline,
         origin,
         RunOptions {
+            freeze_after,
             cell: timeline_cell,
             updates: update_rx,
             control: skip_rx,
@@ -276,6 +296,9 @@ fn run(
         metrics,
     )?;
     let ok = running.join();
+    if let Some(n) = &notifier {
+        n.stopping();
+    }
     tracing::info!("Channel stopped.");
     runtime.shutdown_background();
     Ok(if ok {

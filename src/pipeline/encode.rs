@@ -141,15 +141,36 @@ pub fn open(
 
 /// The encode thread: frames in, packets out, until the frame sender is dropped; then
 /// flushes both encoders and drops the packet sender.
-pub fn run(mut enc: Encoders, rx: Receiver<Media>, tx: Sender<Encoded>, metrics: Arc<Metrics>) {
+///
+/// `freeze_after` (tests only, `--test-freeze-after`) hangs the thread for good after that
+/// many frames, as a libav call that never returns would.
+pub fn run(
+    mut enc: Encoders,
+    rx: Receiver<Media>,
+    tx: Sender<Encoded>,
+    metrics: Arc<Metrics>,
+    freeze_after: Option<i64>,
+) {
     let batch = (enc.fps.num / enc.fps.den).max(1);
     let mut pending_frames = 0i64;
+    let mut frames = 0i64;
     let mut speed = Speed::default();
     let mut alive = true;
     for m in rx.iter() {
         let sent = match m {
             Media::Video(f) => {
+                if freeze_after == Some(frames) {
+                    metrics.add_encoded_frames(pending_frames, enc.fps);
+                    tracing::warn!(
+                        frames,
+                        "Test fault: the encoder hangs from now on (--test-freeze-after)."
+                    );
+                    loop {
+                        std::thread::park();
+                    }
+                }
                 pending_frames += 1;
+                frames += 1;
                 enc.video.send_frame(&f)
             }
             Media::Audio(f) => enc.audio.send_frame(&f),
@@ -158,7 +179,8 @@ pub fn run(mut enc: Encoders, rx: Receiver<Media>, tx: Sender<Encoded>, metrics:
             tracing::error!(error = %e, "Encoder rejected a frame.");
         }
         alive = drain(&mut enc, &tx);
-        if pending_frames >= batch {
+        // The first frame is reported at once: it is what makes the channel ready.
+        if pending_frames >= batch || (frames == 1 && pending_frames == 1) {
             metrics.add_encoded_frames(pending_frames, enc.fps);
             metrics
                 .encode_speed_ratio

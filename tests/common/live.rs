@@ -69,6 +69,11 @@ impl Playout {
         }
     }
 
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     /// stderr so far.
     pub fn stderr(&self) -> String {
         fs::read_to_string(self.path("stderr")).unwrap_or_default()

@@ -47,6 +47,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp.commit(path)
 }
 
+/// Replaces `path` with `bytes` atomically but without fsync: a crash of the process (or a
+/// reader) sees the old file or the new one; a power cut may lose the latest write. For
+/// records that change often and only need to survive the process (the crash journal).
+pub fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    fs::create_dir_all(folder_of(path))?;
+    let mut tmp = Temp::new(temp_path(path));
+    fs::write(tmp.path(), bytes)?;
+    fs::rename(tmp.path(), path)?;
+    // Renamed: nothing left to remove.
+    tmp.path = None;
+    Ok(())
+}
+
 /// A temporary file that is removed when dropped, unless committed.
 #[derive(Debug)]
 pub struct Temp {

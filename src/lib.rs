@@ -33,7 +33,8 @@
 //! control API's way into the playlist file, through the same validation as `playout check`.
 //! `time` holds the integer time arithmetic every stage shares; `metrics` declares every
 //! metric; `libav` is the one module with `unsafe`. `notify` speaks sd_notify to systemd
-//! (READY, WATCHDOG while the pipeline lives, STATUS, STOPPING).
+//! (READY, WATCHDOG while the pipeline lives, STATUS, STOPPING); `quarantine` keeps the crash
+//! journal and keeps a file that crashed the process twice in a row off air.
 
 pub mod channel;
 pub mod clock;
@@ -51,6 +52,7 @@ pub mod output;
 pub mod pipeline;
 pub mod playlist;
 pub mod probe;
+pub mod quarantine;
 pub mod reload;
 pub mod schedule;
 pub mod state;

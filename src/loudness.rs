@@ -135,6 +135,7 @@ pub fn chain(g: &Gain, target: &LoudnessTarget) -> Option<String> {
 
 /// Measures `item` from `in` to where it stops playing (its `out`/`duration`, else the end).
 pub fn measure(item: &MediaItem) -> Measured {
+    let _busy = crate::quarantine::busy(&item.path, crate::quarantine::During::Measure);
     let mut o = open(&item.path, item.in_point).map_err(|e| e.detail)?;
     let Some(info) = o.info.audio.as_ref() else {
         return Err("the file has no audio".into());
@@ -406,6 +407,9 @@ fn run(
                 .into_iter()
                 .filter_map(|m| Key::of(&m).map(|k| (k, m)))
                 .filter(|(k, _)| !t.contains_key(k) && seen.insert(k.clone()))
+                // Not a file that crashed the process: it is not played either, and once
+                // cleared it is measured then.
+                .filter(|(_, m)| crate::quarantine::lookup(&m.path).is_none())
                 .collect()
         };
         metrics.loudness_queue.set(todo.len() as i64);

@@ -80,6 +80,11 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// List, or clear, the files kept off air for crashing the process twice in a row.
+    Quarantine {
+        #[command(subcommand)]
+        action: QuarantineAction,
+    },
     /// Tell what the channel would do with each media file.
     Probe {
         #[arg(required = true)]
@@ -87,6 +92,17 @@ enum Command {
         /// The channel whose format to compare against (default 1280x720 30 fps, 48 kHz stereo).
         #[arg(long)]
         channel: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuarantineAction {
+    /// Print each quarantined file, since when and why.
+    List { channel: PathBuf },
+    /// Bring quarantined files back on air: the FILEs given, or all of them.
+    Clear {
+        channel: PathBuf,
+        files: Vec<PathBuf>,
     },
 }
 
@@ -117,6 +133,7 @@ fn main() -> ExitCode {
             format,
         } => schedule(channel, from, for_, format),
         Command::Probe { media, channel } => probe(&media, channel),
+        Command::Quarantine { action } => quarantine(action),
     };
     match result {
         Ok(code) => code,
@@ -146,6 +163,8 @@ fn run(
     let channel = Channel::load(&channel_path)?;
     let playlist = Arc::new(Playlist::load(&channel.playlist)?);
     init_libav()?;
+    // Before anything opens a file: the last run's crash journal is judged first.
+    playout::quarantine::install(&playout::quarantine::Paths::beside(&channel.state), paced);
     let mut durations = Durations::default();
     let lineup = Arc::new(lineup::build(
         playlist,
@@ -296,6 +315,9 @@ fn run(
         metrics,
     )?;
     let ok = running.join();
+    if ok {
+        playout::quarantine::ended_cleanly();
+    }
     if let Some(n) = &notifier {
         n.stopping();
     }
@@ -415,4 +437,54 @@ fn probe(media: &[PathBuf], channel: Option<PathBuf>) -> anyhow::Result<ExitCode
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn quarantine(action: QuarantineAction) -> anyhow::Result<ExitCode> {
+    use playout::quarantine::{load, save, Paths};
+    let channel_path = match &action {
+        QuarantineAction::List { channel } | QuarantineAction::Clear { channel, .. } => channel,
+    };
+    let channel = Channel::load(channel_path)?;
+    let paths = Paths::beside(&channel.state);
+    let entries = load(&paths.list)?;
+    match action {
+        QuarantineAction::List { .. } => {
+            if entries.is_empty() {
+                println!("No file is quarantined ({}).", paths.list.display());
+            }
+            for e in &entries {
+                let state = if e.applies() {
+                    "kept off air"
+                } else {
+                    "changed or gone: will be lifted at the next start"
+                };
+                println!("{}: {state}; {}", e.file.display(), e.reason());
+            }
+        }
+        QuarantineAction::Clear { files, .. } => {
+            let canon = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or(p.to_path_buf());
+            let wanted: Vec<PathBuf> = files.iter().map(|f| canon(f)).collect();
+            let (cleared, kept): (Vec<_>, Vec<_>) = entries
+                .into_iter()
+                .partition(|e| wanted.is_empty() || wanted.contains(&canon(&e.file)));
+            for f in &wanted {
+                if !cleared.iter().any(|e| canon(&e.file) == *f) {
+                    println!("{}: not quarantined", f.display());
+                }
+            }
+            if !cleared.is_empty() {
+                save(&paths.list, &kept)?;
+            }
+            for e in &cleared {
+                println!(
+                    "{}: cleared; it plays again from its next slot",
+                    e.file.display()
+                );
+            }
+            if cleared.is_empty() && wanted.is_empty() {
+                println!("No file is quarantined ({}).", paths.list.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

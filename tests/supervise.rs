@@ -183,3 +183,162 @@ fn sd_notify_ready_status_watchdog_stopping_and_a_frozen_encoder() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// The crash journal's `on_air`, once it names `file` (None after `timeout`).
+fn wait_on_air(journal: &std::path::Path, file: &std::path::Path, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        let on_air = std::fs::read(journal)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|j| j["on_air"].as_str().map(std::path::PathBuf::from));
+        if on_air.as_deref() == Some(file) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+fn playout_cmd(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_playout"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run playout");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn a_file_on_air_at_two_abnormal_ends_in_a_row_is_quarantined_until_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    // The suspect is an ordinary clip: the test plays the crash with SIGABRT, what systemd's
+    // watchdog sends, while it is on air.
+    let poison = dir.path().join("poison.mp4");
+    std::fs::copy(clip("counted_24s"), &poison).unwrap();
+    let playlist = write_playlist(
+        dir.path(),
+        &[
+            ItemSpec::clip(clip("red_4s")).title("Intro"),
+            ItemSpec::clip(&poison).title("Poison").out("12s"),
+            ItemSpec::clip(clip("plain_4s")).title("Outro"),
+        ],
+    );
+    let ch = write_channel(dir.path(), "quar", 320, 180, "30", &playlist, "");
+    let ch = ch.to_str().unwrap();
+    let journal = dir.path().join("quar.journal.json");
+    let hls = format!("hls:{}", dir.path().join("hls").display());
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let args = ["run", ch, "--output", &hls, "--http", &addr, "--for", "10m"];
+    let mut failures = Vec::new();
+
+    // Two starts, each killed with SIGABRT 1.5 s after the source took Poison on air.
+    for n in 1..=2 {
+        let p = Playout::spawn(&args, &[]);
+        if !wait_on_air(&journal, &poison, Duration::from_secs(20)) {
+            failures.push(format!("start {n}: Poison never on air in the journal"));
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        signal(p.pid().unwrap(), "ABRT");
+        let run = p.wait(Duration::from_secs(60));
+        println!("start {n}: ended with {}", run.status);
+        if run.status.success() {
+            failures.push(format!("start {n}: SIGABRT ended it with success"));
+        }
+        if n == 2 && !run.stderr.contains("The last run ended abnormally.") {
+            failures.push("start 2 did not see the first abnormal end".into());
+        }
+    }
+
+    // Third start: Poison is slate, its neighbours play.
+    let third = Playout::spawn(&args, &[]);
+    let t0 = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let mut seen = (false, false, false);
+    while Instant::now() < deadline && !(seen.0 && seen.1 && seen.2) {
+        seen.0 |= third
+            .line_after(
+                t0,
+                &["Item failed", "reason=\"quarantined\"", "item=Poison"],
+            )
+            .is_some();
+        seen.1 |= third
+            .line_after(t0, &["Item started.", "item=Intro"])
+            .is_some();
+        seen.2 |= third
+            .line_after(t0, &["Item started.", "item=Outro"])
+            .is_some();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!(
+        "third start: slated Poison {}, Intro {}, Outro {}",
+        seen.0, seen.1, seen.2
+    );
+    let quarantined = third.line_after(t0, &["ERROR", "Quarantined", "poison.mp4"]);
+    if quarantined.is_none() {
+        failures.push("no ERROR line naming the quarantined file".into());
+    }
+    if !(seen.0 && seen.1 && seen.2) {
+        failures.push(format!(
+            "third start: Poison slated {}, Intro played {}, Outro played {}",
+            seen.0, seen.1, seen.2
+        ));
+    }
+    if third
+        .line_after(t0, &["Item started.", "item=Poison"])
+        .is_some()
+    {
+        failures.push("Poison played while quarantined".into());
+    }
+    let metrics = http_get(port, "/metrics")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    let counted = metrics
+        .lines()
+        .find(|l| l.starts_with("playout_item_failures_total{reason=\"quarantined\"}"))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    println!("playout_item_failures_total{{reason=\"quarantined\"}} {counted}");
+    if counted < 1.0 {
+        failures.push(format!("quarantined failures counted {counted}"));
+    }
+    let (ok, listed) = playout_cmd(&["quarantine", "list", ch]);
+    println!("quarantine list:\n{listed}");
+    if !ok || !listed.contains("poison.mp4: kept off air") || !listed.contains("2 times in a row") {
+        failures.push(format!("quarantine list: {listed}"));
+    }
+
+    // `clear` while it runs: Poison plays from its next slot.
+    let (ok, cleared) = playout_cmd(&["quarantine", "clear", ch, poison.to_str().unwrap()]);
+    println!("quarantine clear: {cleared}");
+    let t_clear = Instant::now();
+    if !ok || !cleared.contains("cleared") {
+        failures.push(format!("quarantine clear: {cleared}"));
+    }
+    let deadline = t_clear + Duration::from_secs(30);
+    let mut back = None;
+    while Instant::now() < deadline && back.is_none() {
+        back = third.line_after(t_clear, &["Item started.", "item=Poison"]);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    match back {
+        Some((t, _)) => println!(
+            "Poison back on air {:.1} s after clear",
+            (t - t_clear).as_secs_f64()
+        ),
+        None => failures.push("Poison did not come back within 30 s of clear".into()),
+    }
+    let (_, listed) = playout_cmd(&["quarantine", "list", ch]);
+    if !listed.contains("No file is quarantined") {
+        failures.push(format!("after clear, list says: {listed}"));
+    }
+    if !failures.is_empty() {
+        println!("third start stderr:\n{}", tail(&third.stderr(), 40));
+    }
+    drop(third);
+    assert!(failures.is_empty(), "{failures:#?}");
+}

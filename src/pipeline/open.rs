@@ -22,10 +22,12 @@ pub enum FailReason {
     Read,
     Decode,
     Truncated,
+    /// Crashed the process twice in a row (see `quarantine`).
+    Quarantined,
 }
 
 impl FailReason {
-    pub const ALL: [FailReason; 8] = [
+    pub const ALL: [FailReason; 9] = [
         FailReason::Missing,
         FailReason::Empty,
         FailReason::Unreadable,
@@ -34,6 +36,7 @@ impl FailReason {
         FailReason::Read,
         FailReason::Decode,
         FailReason::Truncated,
+        FailReason::Quarantined,
     ];
 
     pub fn label(self) -> &'static str {
@@ -46,6 +49,7 @@ impl FailReason {
             FailReason::Read => "read",
             FailReason::Decode => "decode",
             FailReason::Truncated => "truncated",
+            FailReason::Quarantined => "quarantined",
         }
     }
 }
@@ -119,6 +123,7 @@ fn err(path: &Path, reason: FailReason, detail: impl Into<String>) -> OpenError 
 /// Opens `path`, picks its best video and audio streams, opens decoders and seeks to
 /// `in_point`.
 pub fn open(path: &Path, in_point: Micros) -> Result<Opened, OpenError> {
+    let _busy = crate::quarantine::busy(path, crate::quarantine::During::Open);
     let (input, info) = demux(path)?;
     let video = match &info.video {
         Some(v) => Some(
@@ -163,11 +168,22 @@ pub fn open(path: &Path, in_point: Micros) -> Result<Opened, OpenError> {
 
 /// What a file holds, without opening decoders: for durations in the schedule.
 pub fn probe_info(path: &Path) -> Result<MediaInfo, OpenError> {
+    let _busy = crate::quarantine::busy(path, crate::quarantine::During::Open);
     demux(path).map(|(_, info)| info)
+}
+
+/// The error for a file the quarantine keeps off air, if it does.
+pub fn quarantined(path: &Path) -> Option<OpenError> {
+    crate::quarantine::lookup(path).map(|e| err(path, FailReason::Quarantined, e.reason()))
 }
 
 /// Opens the demuxer and reads the stream layout; every "cannot play" before decoding.
 fn demux(path: &Path) -> Result<(ff::format::context::Input, MediaInfo), OpenError> {
+    if crate::quarantine::refuses_open(path) {
+        return Err(
+            quarantined(path).unwrap_or_else(|| err(path, FailReason::Quarantined, "quarantined"))
+        );
+    }
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => err(path, FailReason::Missing, "file does not exist"),
         _ => err(

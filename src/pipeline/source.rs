@@ -218,8 +218,13 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
             // The meter measures what it does not know yet, on its own thread.
             meter.want(&lineup.playlist);
         }
+        crate::quarantine::on_air(media.map(|m| m.path.as_path()));
         let opened = media.map(|m| {
             let start = start_in_file(m.in_point, slot.start, pos);
+            if let Some(e) = super::open::quarantined(&m.path) {
+                prefetch = None;
+                return (start, Err(e));
+            }
             let opened = match prefetch.take() {
                 Some(p) if p.path == m.path && p.in_point == start => p.take(),
                 _ => {
@@ -233,10 +238,13 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
         // frame nearest the slot's end, which may fall just after the slot's start.
         let next = resolve(&lineup.schedule, tl.anchor, slot.end);
         let next_pos = clock.time_of(end);
-        prefetch = lineup.media(next.kind).map(|n| {
-            let from = start_in_file(n.in_point, next.start, next_pos);
-            Prefetch::spawn(n.path.clone(), from)
-        });
+        prefetch = lineup
+            .media(next.kind)
+            .filter(|n| crate::quarantine::lookup(&n.path).is_none())
+            .map(|n| {
+                let from = start_in_file(n.in_point, next.start, next_pos);
+                Prefetch::spawn(n.path.clone(), from)
+            });
         let flow = match media.zip(opened) {
             None => {
                 tracing::info!(item = %title, kind = kind.as_str(), frames = end - splicer.position_frames(), "Slate started.");

@@ -1,0 +1,519 @@
+//! A quarantine for poison files: a file that takes the process down (libav crashing inside
+//! it, a hang the watchdog kills) would do so again after every restart. The channel keeps a
+//! crash journal beside its state file (`NAME.journal.json`) recording what it had in hand:
+//! the file on air at the source, and any file being opened or measured. A run that ends
+//! cleanly says so in the journal; the next start reads it. If the process ended abnormally
+//! twice in a row with the same file in hand, that file is quarantined (`NAME.quarantine.json`):
+//! it plays as slate, logged as an ERROR and counted as
+//! `playout_item_failures_total{reason="quarantined"}`, until the file changes (size or
+//! modification time) or an operator clears it (`playout quarantine clear CHANNEL.yaml`).
+//! One poison file costs at most two restarts.
+//!
+//! Whom a crash is blamed on: the files being opened or measured when it happened, if any
+//! (short operations, and the usual place for libav to meet a bad header), else the file on
+//! air. A crash while slate was on air blames nobody and breaks every run of strikes.
+//!
+//! The journal is written atomically but without fsync at each change (it must survive the
+//! process, not a power cut); the quarantine list with fsync, and only at start-up and by the
+//! `quarantine` command. The running channel re-reads the list at each item, so a `clear`
+//! takes effect from the next time the file comes up.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::UNIX_EPOCH;
+
+use serde::{Deserialize, Serialize};
+
+use crate::schedule::rfc3339;
+
+/// Abnormal ends in a row, with the same file in hand, that quarantine it.
+pub const STRIKES: u32 = 2;
+
+/// What the process was doing with a file when it went down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum During {
+    /// Opening it (demuxer, stream info, decoders, seek): at the source, ahead of time, for
+    /// the schedule's durations or for the library.
+    Open,
+    /// Playing it on air.
+    Play,
+    /// Measuring its loudness.
+    Measure,
+}
+
+impl During {
+    fn as_str(self) -> &'static str {
+        match self {
+            During::Open => "opened",
+            During::Play => "on air",
+            During::Measure => "measured",
+        }
+    }
+}
+
+/// A file's identity: a changed file is a new file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub size: u64,
+    /// Modification time, nanoseconds since the Unix epoch.
+    pub mtime_ns: u64,
+}
+
+impl Identity {
+    pub fn of(path: &Path) -> Option<Identity> {
+        let m = fs::metadata(path).ok()?;
+        let mtime_ns = m
+            .modified()
+            .ok()?
+            .duration_since(UNIX_EPOCH)
+            .ok()?
+            .as_nanos() as u64;
+        Some(Identity {
+            size: m.len(),
+            mtime_ns,
+        })
+    }
+}
+
+/// One quarantined file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub file: PathBuf,
+    #[serde(flatten)]
+    pub identity: Identity,
+    /// When it was quarantined (RFC 3339).
+    pub since: String,
+    /// Abnormal ends in a row with it in hand.
+    pub crashes: u32,
+    pub during: During,
+}
+
+impl Entry {
+    /// Whether it still holds: the file is the one that crashed (not changed, not gone).
+    pub fn applies(&self) -> bool {
+        Identity::of(&self.file) == Some(self.identity)
+    }
+
+    /// The sentence the log and `playout probe` give.
+    pub fn reason(&self) -> String {
+        format!(
+            "quarantined since {}: the process ended abnormally {} times in a row while the \
+             file was {}; it plays as slate until it changes or `playout quarantine clear` \
+             is run",
+            self.since,
+            self.crashes,
+            self.during.as_str()
+        )
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct List {
+    quarantined: Vec<Entry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct InHand {
+    file: PathBuf,
+    during: During,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Strike {
+    file: PathBuf,
+    #[serde(flatten)]
+    identity: Identity,
+    crashes: u32,
+    during: During,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Journal {
+    pid: u32,
+    started: String,
+    /// Set by a clean end only.
+    ended: bool,
+    /// The file the source is playing (none while slate plays).
+    on_air: Option<PathBuf>,
+    /// Files being opened or measured now.
+    busy: Vec<InHand>,
+    /// Abnormal ends in a row, by suspect.
+    strikes: Vec<Strike>,
+}
+
+/// The journal and quarantine files of a channel.
+#[derive(Clone, Debug)]
+pub struct Paths {
+    pub journal: PathBuf,
+    pub list: PathBuf,
+}
+
+impl Paths {
+    /// Beside the state file: `NAME.state.json` -> `NAME.journal.json`, `NAME.quarantine.json`.
+    pub fn beside(state: &Path) -> Paths {
+        let name = state
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let stem = name.strip_suffix(".state.json").unwrap_or(&name);
+        Paths {
+            journal: state.with_file_name(format!("{stem}.journal.json")),
+            list: state.with_file_name(format!("{stem}.quarantine.json")),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QuarantineError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: not a quarantine list: {detail}", path.display())]
+    Invalid { path: PathBuf, detail: String },
+}
+
+/// The quarantine list (empty when there is none).
+pub fn load(path: &Path) -> Result<Vec<Entry>, QuarantineError> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice::<List>(&bytes)
+            .map(|l| l.quarantined)
+            .map_err(|e| QuarantineError::Invalid {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(QuarantineError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Replaces the quarantine list (atomically, durably).
+pub fn save(path: &Path, entries: &[Entry]) -> Result<(), QuarantineError> {
+    let list = List {
+        quarantined: entries.to_vec(),
+    };
+    let mut text = serde_json::to_string_pretty(&list).expect("plain struct");
+    text.push('\n');
+    crate::files::write_atomic(path, text.as_bytes()).map_err(|source| QuarantineError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The journal of the last run, judged: the strikes it leaves, and the files that reach
+/// `STRIKES` (to quarantine now).
+fn judge(last: Option<&Journal>, now: &str) -> (Vec<Strike>, Vec<Entry>) {
+    let Some(last) = last.filter(|j| !j.ended) else {
+        return (Vec::new(), Vec::new());
+    };
+    let suspects: Vec<(PathBuf, During)> = if !last.busy.is_empty() {
+        last.busy
+            .iter()
+            .map(|b| (b.file.clone(), b.during))
+            .collect()
+    } else {
+        last.on_air
+            .iter()
+            .map(|f| (f.clone(), During::Play))
+            .collect()
+    };
+    let mut strikes = Vec::new();
+    let mut quarantine = Vec::new();
+    for (file, during) in suspects {
+        let Some(identity) = Identity::of(&file) else {
+            continue;
+        };
+        if strikes.iter().any(|s: &Strike| s.file == file) {
+            continue;
+        }
+        let before = last
+            .strikes
+            .iter()
+            .find(|s| s.file == file && s.identity == identity)
+            .map_or(0, |s| s.crashes);
+        let crashes = before + 1;
+        if crashes >= STRIKES {
+            quarantine.push(Entry {
+                file,
+                identity,
+                since: now.to_string(),
+                crashes,
+                during,
+            });
+        } else {
+            strikes.push(Strike {
+                file,
+                identity,
+                crashes,
+                during,
+            });
+        }
+    }
+    (strikes, quarantine)
+}
+
+struct Active {
+    list: PathBuf,
+    /// None when this run keeps no journal (unpaced runs: simulated time, not a service).
+    journal: Option<(PathBuf, Mutex<Journal>)>,
+}
+
+static ACTIVE: OnceLock<Active> = OnceLock::new();
+
+impl Active {
+    fn update(&self, change: impl FnOnce(&mut Journal)) {
+        let Some((path, journal)) = &self.journal else {
+            return;
+        };
+        let mut j = journal.lock().unwrap_or_else(|p| p.into_inner());
+        change(&mut j);
+        let text = serde_json::to_vec(&*j).expect("plain struct");
+        if let Err(e) = crate::files::replace(path, &text) {
+            tracing::warn!(file = %path.display(), error = %e, "Cannot write the crash journal; a poison file may not be quarantined.");
+        }
+    }
+}
+
+/// Installs the quarantine for this process (once; later calls are ignored). With `journal`
+/// the last run's journal is judged first: files that have now crashed it `STRIKES` times in
+/// a row are quarantined, each logged as an ERROR. Entries whose file changed are dropped.
+pub fn install(paths: &Paths, journal: bool) {
+    let now = rfc3339(crate::clock::wall_now());
+    let mut list = match load(&paths.list) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "Ignoring the quarantine list.");
+            Vec::new()
+        }
+    };
+    let before = list.len();
+    list.retain(|e| {
+        let keep = e.applies();
+        if !keep {
+            tracing::info!(file = %e.file.display(), "Quarantine lifted: the file changed or is gone.");
+        }
+        keep
+    });
+    let mut changed = list.len() != before;
+    let mut active = Active {
+        list: paths.list.clone(),
+        journal: None,
+    };
+    if journal {
+        let last: Option<Journal> = fs::read(&paths.journal)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let (strikes, new) = judge(last.as_ref(), &now);
+        if last.as_ref().is_some_and(|j| !j.ended) {
+            tracing::warn!(journal = %paths.journal.display(), suspects = strikes.len() + new.len(), "The last run ended abnormally.");
+        }
+        for e in new {
+            tracing::error!(file = %e.file.display(), crashes = e.crashes, during = e.during.as_str(), "Quarantined: the process ended abnormally {} times in a row with this file in hand; it plays as slate until it changes or `playout quarantine clear` is run.", e.crashes);
+            list.retain(|x| x.file != e.file);
+            list.push(e);
+            changed = true;
+        }
+        let j = Journal {
+            pid: std::process::id(),
+            started: now,
+            strikes,
+            ..Journal::default()
+        };
+        active.journal = Some((paths.journal.clone(), Mutex::new(j)));
+    }
+    if changed {
+        if let Err(e) = save(&paths.list, &list) {
+            tracing::warn!(error = %e, "Cannot write the quarantine list.");
+        }
+    }
+    if ACTIVE.set(active).is_ok() {
+        if let Some(a) = ACTIVE.get() {
+            a.update(|_| {});
+        }
+    }
+}
+
+/// The entry that keeps `file` off air, if it is quarantined (and unchanged).
+pub fn lookup(file: &Path) -> Option<Entry> {
+    let a = ACTIVE.get()?;
+    load(&a.list)
+        .ok()?
+        .into_iter()
+        .find(|e| e.file == file && e.applies())
+}
+
+/// Whether `file` must not even be opened: it crashed the process while being opened.
+pub fn refuses_open(file: &Path) -> bool {
+    lookup(file).is_some_and(|e| e.during == During::Open)
+}
+
+/// The source's file on air (`None` while slate plays).
+pub fn on_air(file: Option<&Path>) {
+    if let Some(a) = ACTIVE.get() {
+        let file = file.map(Path::to_path_buf);
+        a.update(|j| {
+            if j.on_air != file {
+                j.on_air = file;
+            }
+        });
+    }
+}
+
+/// The run ends cleanly: the next start blames nobody.
+pub fn ended_cleanly() {
+    if let Some(a) = ACTIVE.get() {
+        a.update(|j| {
+            j.ended = true;
+            j.on_air = None;
+            j.busy.clear();
+        });
+    }
+}
+
+/// Marks `file` as in hand for `during` until the guard is dropped.
+#[must_use]
+pub fn busy(file: &Path, during: During) -> Busy {
+    let entry = InHand {
+        file: file.to_path_buf(),
+        during,
+    };
+    if let Some(a) = ACTIVE.get() {
+        if a.journal.is_some() {
+            a.update(|j| j.busy.push(entry.clone()));
+            return Busy(Some(entry));
+        }
+    }
+    Busy(None)
+}
+
+/// See `busy`.
+pub struct Busy(Option<InHand>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        if let (Some(entry), Some(a)) = (self.0.take(), ACTIVE.get()) {
+            a.update(|j| {
+                if let Some(i) = j.busy.iter().position(|b| *b == entry) {
+                    j.busy.remove(i);
+                }
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn journal(on_air: Option<&Path>, busy: &[(&Path, During)], strikes: Vec<Strike>) -> Journal {
+        Journal {
+            pid: 1,
+            started: "t".into(),
+            ended: false,
+            on_air: on_air.map(Path::to_path_buf),
+            busy: busy
+                .iter()
+                .map(|(f, d)| InHand {
+                    file: f.to_path_buf(),
+                    during: *d,
+                })
+                .collect(),
+            strikes,
+        }
+    }
+
+    #[test]
+    fn two_abnormal_ends_in_a_row_quarantine_the_file_in_hand() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.mp4"), dir.path().join("b.mp4"));
+        fs::write(&a, b"aaaa").unwrap();
+        fs::write(&b, b"bb").unwrap();
+
+        // A clean end, or no journal: nobody is blamed.
+        let mut clean = journal(Some(&a), &[], Vec::new());
+        clean.ended = true;
+        assert_eq!(judge(Some(&clean), "now"), (Vec::new(), Vec::new()));
+        assert_eq!(judge(None, "now"), (Vec::new(), Vec::new()));
+
+        // First crash with `a` on air: one strike, no quarantine.
+        let (s1, q1) = judge(Some(&journal(Some(&a), &[], Vec::new())), "now");
+        assert_eq!((s1.len(), s1[0].crashes, q1.len()), (1, 1, 0));
+        assert_eq!(s1[0].file, a);
+        // Second crash with `a` on air: quarantined.
+        let (s2, q2) = judge(Some(&journal(Some(&a), &[], s1.clone())), "now");
+        assert!(s2.is_empty());
+        assert_eq!(q2.len(), 1);
+        assert_eq!(
+            (q2[0].file.as_path(), q2[0].crashes, q2[0].during),
+            (a.as_path(), 2, During::Play)
+        );
+        assert!(q2[0].applies());
+
+        // A crash while `b` was being opened blames `b`, not `a` on air; and breaks `a`'s run.
+        let (s3, q3) = judge(
+            Some(&journal(Some(&a), &[(&b, During::Open)], s1.clone())),
+            "now",
+        );
+        assert!(q3.is_empty());
+        assert_eq!(s3.len(), 1);
+        assert_eq!(
+            (s3[0].file.as_path(), s3[0].during),
+            (b.as_path(), During::Open)
+        );
+
+        // A crash on slate blames nobody.
+        assert_eq!(
+            judge(Some(&journal(None, &[], s1.clone())), "now").0,
+            Vec::new()
+        );
+
+        // A file changed since its strike starts again from one.
+        fs::write(&a, b"changed!").unwrap();
+        let (s4, q4) = judge(Some(&journal(Some(&a), &[], s1)), "now");
+        assert!(q4.is_empty());
+        assert_eq!(s4[0].crashes, 1);
+        // ...and an entry for the old file no longer applies.
+        assert!(!q2[0].applies());
+    }
+
+    #[test]
+    fn list_round_trip_and_bad_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ch.quarantine.json");
+        assert_eq!(load(&path).unwrap(), Vec::new());
+        let e = Entry {
+            file: dir.path().join("x.mp4"),
+            identity: Identity {
+                size: 3,
+                mtime_ns: 7,
+            },
+            since: "2026-12-06T00:00:00Z".into(),
+            crashes: 2,
+            during: During::Open,
+        };
+        save(&path, std::slice::from_ref(&e)).unwrap();
+        assert_eq!(load(&path).unwrap(), vec![e.clone()]);
+        assert!(e
+            .reason()
+            .contains("2 times in a row while the file was opened"));
+        fs::write(&path, "{\"quarantined\": 3}").unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("ch.quarantine.json: not a quarantine list"),
+            "{err}"
+        );
+        let p = Paths::beside(Path::new("/var/lib/playout/news.state.json"));
+        assert_eq!(p.journal, Path::new("/var/lib/playout/news.journal.json"));
+        assert_eq!(p.list, Path::new("/var/lib/playout/news.quarantine.json"));
+    }
+}

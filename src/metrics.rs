@@ -45,6 +45,7 @@ pub struct Metrics {
     pub loudness_items_total: IntCounterVec,
     pub loudness_measurements_total: IntCounterVec,
     pub loudness_queue: IntGauge,
+    pub http_connections: IntGauge,
 }
 
 fn gauge(r: &Registry, name: &str, help: &str) -> Gauge {
@@ -204,6 +205,14 @@ impl Metrics {
                 IntGauge::new(
                     "playout_loudness_queue",
                     "Items of the playlist waiting to be measured.",
+                )
+                .expect("valid name"),
+            ),
+            http_connections: reg(
+                &r,
+                IntGauge::new(
+                    "playout_http_connections",
+                    "HTTP connections open now (at most 1024; more wait).",
                 )
                 .expect("valid name"),
             ),

@@ -21,12 +21,14 @@
 #![allow(clippy::result_large_err)]
 
 mod api;
+mod conn;
 mod control;
 mod hls;
 mod media;
 mod metrics;
 mod web;
 
+pub use conn::{HEADER_TIMEOUT, MAX_CONNECTIONS, MAX_HEAD, STALL_TIMEOUT};
 pub use control::{ControlState, PLAY_NOW_LEAD};
 
 use std::convert::Infallible;
@@ -81,9 +83,27 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 
 type Reply = Response<Full<Bytes>>;
 
-/// Serves until the task is dropped.
+/// Serves until the task is dropped, within the limits of `conn`: at most
+/// `MAX_CONNECTIONS` at once, heads within `HEADER_TIMEOUT` and `MAX_HEAD`, no stall longer
+/// than `STALL_TIMEOUT`.
 pub async fn serve(listener: TcpListener, state: Arc<State>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut full_logged = false;
     loop {
+        // A slot first: past the limit, clients wait in the backlog, and nothing here grows.
+        if slots.available_permits() == 0 && !full_logged {
+            tracing::warn!(
+                limit = MAX_CONNECTIONS,
+                "HTTP connection limit reached; new clients wait."
+            );
+            full_logged = true;
+        }
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        if slots.available_permits() > MAX_CONNECTIONS / 2 {
+            full_logged = false;
+        }
         let (stream, _) = match listener.accept().await {
             Ok(s) => s,
             Err(e) => {
@@ -92,18 +112,27 @@ pub async fn serve(listener: TcpListener, state: Arc<State>) {
                 continue;
             }
         };
+        let _ = stream.set_nodelay(true);
         let state = state.clone();
         tokio::spawn(async move {
+            state.metrics.http_connections.inc();
+            let m = state.metrics.clone();
             let svc = service_fn(move |req| {
                 let state = state.clone();
                 async move { Ok::<_, Infallible>(route(req, &state).await) }
             });
+            let io = TokioIo::new(conn::Deadline::new(stream, STALL_TIMEOUT));
             if let Err(e) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .max_header_size(MAX_HEAD)
+                .serve_connection(io, svc)
                 .await
             {
                 tracing::debug!(error = %e, "HTTP connection ended with an error.");
             }
+            m.http_connections.dec();
+            drop(slot);
         });
     }
 }

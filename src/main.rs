@@ -161,7 +161,7 @@ fn run(
 ) -> anyhow::Result<ExitCode> {
     let notifier = playout::notify::Notifier::from_env().context("sd_notify")?;
     let channel = Channel::load(&channel_path)?;
-    let playlist = Arc::new(Playlist::load(&channel.playlist)?);
+    let playlist = Arc::new(Playlist::load_named(&channel.playlist, &channel.file)?);
     init_libav()?;
     // Before anything opens a file: the last run's crash journal is judged first.
     playout::quarantine::install(&playout::quarantine::Paths::beside(&channel.state), paced);
@@ -356,7 +356,7 @@ fn schedule(
     format: Format,
 ) -> anyhow::Result<ExitCode> {
     let channel = Channel::load(&channel_path)?;
-    let playlist = Arc::new(Playlist::load(&channel.playlist)?);
+    let playlist = Arc::new(Playlist::load_named(&channel.playlist, &channel.file)?);
     let from = match from {
         Some(f) => playout::schedule::parse_instant(&f)
             .with_context(|| format!("--from {f:?} is not an RFC 3339 time"))?,

@@ -115,6 +115,13 @@ impl Playlist {
         Self::parse(&text, path)
     }
 
+    /// The playlist that the channel file `channel_file` names: one that cannot be read is
+    /// reported under the channel file's name, at `playlist`, as well as its own.
+    pub fn load_named(path: &Path, channel_file: &Path) -> Result<Playlist, ConfigError> {
+        let text = yaml::read_named(path, channel_file, "playlist")?;
+        Self::parse(&text, path)
+    }
+
     /// Parses playlist YAML as if read from `file`: relative media paths resolve against
     /// `file`'s folder, and errors name `file`.
     pub fn parse(text: &str, file: &Path) -> Result<Playlist, ConfigError> {

@@ -19,13 +19,34 @@ pub const MAX_FILE_BYTES: usize = 1024 * 1024;
 
 /// Reads at most `MAX_FILE_BYTES` (+1, to tell "exactly at the cap" from "over it").
 pub(crate) fn read(path: &Path) -> Result<String, ConfigError> {
-    let cannot = |e: std::io::Error| {
+    read_with(path, &|e| {
         ConfigError::new(
             path,
             "",
             format!("cannot read the file: {e} (expected a readable YAML file)"),
         )
-    };
+    })
+}
+
+/// `read` for a file that another one names at `field`: a file that cannot be read is the
+/// mistake of the file that names it (`by`), and the error says so under `by`'s name.
+pub(crate) fn read_named(path: &Path, by: &Path, field: &str) -> Result<String, ConfigError> {
+    read_with(path, &|e| {
+        ConfigError::new(
+            by,
+            field,
+            format!(
+                "{}: cannot read the file: {e} (expected a readable YAML file)",
+                path.display()
+            ),
+        )
+    })
+}
+
+fn read_with(
+    path: &Path,
+    cannot: &dyn Fn(std::io::Error) -> ConfigError,
+) -> Result<String, ConfigError> {
     let file = std::fs::File::open(path).map_err(cannot)?;
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES as u64 + 1)

@@ -40,7 +40,7 @@ pub fn check_file(path: &Path) -> Result<String, Vec<ConfigError>> {
 fn check_channel(text: &str, path: &Path) -> Result<String, Vec<ConfigError>> {
     let (channel, playlist_path) = config::parse_all(text, path, &|v| std::env::var(v).ok());
     let playlist = playlist_path.map(|pp| {
-        yaml::read(&pp)
+        yaml::read_named(&pp, path, "playlist")
             .map_err(|e| vec![e])
             .and_then(|text| parse_all(&text, &pp))
     });
@@ -266,17 +266,25 @@ mod tests {
     }
 
     #[test]
-    fn missing_playlist_is_an_error_naming_it() {
+    fn missing_playlist_is_the_channel_files_error_and_names_both() {
         let d = Dir::new();
         let ch = d.write("c.yaml", "name: x\nplaylist: nope.yaml\n");
         let errors = check_file(&ch).unwrap_err();
         assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].file, d.0.path().join("nope.yaml"));
+        // The mistake is the channel file's `playlist:`; the missing file is named too.
+        assert_eq!(errors[0].file, ch);
+        assert_eq!(errors[0].place, "playlist");
+        let nope = d.0.path().join("nope.yaml").display().to_string();
         assert!(
-            errors[0].message.starts_with("cannot read the file"),
+            errors[0]
+                .message
+                .starts_with(&format!("{nope}: cannot read the file")),
             "{}",
             errors[0]
         );
+        // The same from the loader `run` and the reloader use.
+        let e = Playlist::load_named(&d.0.path().join("nope.yaml"), &ch).unwrap_err();
+        assert_eq!(e, errors[0]);
     }
 
     #[test]

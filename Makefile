@@ -11,7 +11,7 @@ SCHEMATHESIS := 4.32.5
 DEMO_MEDIA := demo-media
 DEMO_NGINX := target/demo-nginx
 
-.PHONY: deps build run run-rtmp test bench soak demo-media lint clean-demo
+.PHONY: deps build run run-rtmp test bench soak fuzz demo-media lint clean-demo
 
 # Node.js and npm build the web pages (web/), Python runs schemathesis; Debian's packages
 # only where none is on PATH.
@@ -85,6 +85,27 @@ bench: deps
 # 2-hour version of the same runs in `make test`.
 soak: deps
 	cargo test --release --test soak -- --ignored --nocapture --test-threads=1
+
+# Coverage-guided fuzzing (cargo-fuzz, libFuzzer) of the parsers and loaders, FUZZ_SECONDS
+# each, on the nightly toolchain (rustup's; cargo-fuzz is installed if missing). New inputs
+# go to target/fuzz-corpus; the committed seeds in tests/fuzz/corpus are read, and replayed by
+# `make test`. A finding is written to tests/fuzz/artifacts/TARGET/: add it to
+# tests/fuzz/corpus/TARGET/.
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS := duration instant fps url env channel playlist
+fuzz: deps
+	@rustup run nightly true 2>/dev/null || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p target/fuzz-corpus/$$t; \
+	  echo "== $$t ($(FUZZ_SECONDS) s)"; \
+	  if (cd tests/fuzz && cargo +nightly fuzz run --fuzz-dir . $$t ../../target/fuzz-corpus/$$t corpus/$$t -- \
+	      -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1) > target/fuzz-$$t.log 2>&1; then \
+	    grep -E "^(stat::number_of_executed_units|stat::new_units_added|Done)" target/fuzz-$$t.log; \
+	  else \
+	    tail -40 target/fuzz-$$t.log; echo "fuzz target $$t failed: see target/fuzz-$$t.log"; exit 1; \
+	  fi; \
+	done
 
 clean-demo:
 	-@[ -f $(DEMO_NGINX)/nginx.pid ] && kill $$(cat $(DEMO_NGINX)/nginx.pid)

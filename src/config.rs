@@ -26,6 +26,7 @@ use validate::{validate, ChannelFile};
 /// reaches through the channel.
 pub use crate::playlist::check_file;
 pub use output::{expand_env, parse_output_url, redact_url, OutputConfig, OutputTarget};
+pub(crate) use values::parse_fps as parse_fps_text;
 pub use values::{format_bitrate, format_fps};
 pub use yaml::MAX_FILE_BYTES;
 

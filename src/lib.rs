@@ -41,6 +41,8 @@ pub mod clock;
 pub mod config;
 pub mod epg;
 pub mod files;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod libav;
 pub mod library;

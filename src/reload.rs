@@ -84,7 +84,8 @@ impl Reloader {
                 channel.file.display()
             ));
         }
-        let playlist = Playlist::load_named(&channel.playlist, &channel.file).map_err(|e| e.to_string())?;
+        let playlist =
+            Playlist::load_named(&channel.playlist, &channel.file).map_err(|e| e.to_string())?;
         warn_missing(&playlist);
         // A new logo is drawn here, off the media path; one that cannot be drawn rejects the
         // reload and the logo on air stays.

@@ -12,11 +12,12 @@ use std::thread::JoinHandle;
 use crossbeam_channel::bounded;
 
 use crate::clock::{Clock, SimulatedClock, SystemClock};
-use crate::config::{redact_url, Channel, OutputConfig, OutputTarget};
+use crate::config::{Channel, OutputConfig};
 use crate::lineup::{Lineup, Timeline, TimelineCell};
 use crate::loudness::{self, Meter};
 use crate::metrics::Metrics;
-use crate::output::{self, flv, hls};
+use crate::output;
+use crate::output::manager::{Manager, OutputList, Shared};
 use crate::pipeline::{self, encode, slate, source, ChannelFormat, FRAME_QUEUE};
 use crate::time::{rescale, Micros, MICROS};
 
@@ -55,6 +56,8 @@ pub struct RunOptions {
     pub looks: Arc<slate::LookBox>,
     /// Tests only (`--test-freeze-after`): the encoder hangs after this much channel time.
     pub freeze_after: Option<Micros>,
+    /// Where the output manager publishes what plays to now (the HTTP side reads it).
+    pub output_list: Arc<OutputList>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +77,8 @@ pub enum RunError {
 /// A running channel: join it to wait for the end.
 pub struct Running {
     threads: Vec<JoinHandle<()>>,
+    /// The outputs (the reloader changes them); joined after the pacer has ended.
+    pub outputs: Arc<std::sync::Mutex<Manager>>,
 }
 
 impl Running {
@@ -87,7 +92,12 @@ impl Running {
                 ok = false;
             }
         }
-        ok
+        let outputs_ok = self
+            .outputs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .join();
+        ok && outputs_ok
     }
 }
 
@@ -141,37 +151,23 @@ pub fn start(
     let (frame_tx, frame_rx) = bounded(FRAME_QUEUE);
     let (packet_tx, packet_rx) = bounded(FRAME_QUEUE * 4);
     let mut threads = Vec::new();
-    let mut fanout = Vec::new();
     // Half a second of stream in the kernel (Linux doubles the value asked for).
     let send_buffer = ((channel.video.maxrate + channel.audio.bitrate) / 8 / 4).max(16 * 1024);
-    for o in outputs {
-        tracing::info!(output = %o.name, url = %redact_url(&o.url), "Output configured.");
-        let (tx, rx) = bounded(output::OUTPUT_QUEUE);
-        fanout.push((o.name.clone(), tx));
-        let m = metrics.clone();
-        let thread = std::thread::Builder::new().name(format!("output-{}", o.name));
-        if let Ok(OutputTarget::Hls(folder)) = o.target() {
-            let spec = hls::HlsSpec {
-                name: o.name.clone(),
-                folder,
-                params: params.clone(),
-                t0: origin.wall,
-                keyframe_interval: channel.video.keyframe_interval,
-                frame: Micros(rescale(1, fmt.frame_tb(), MICROS)),
-            };
-            threads.push(thread.spawn(move || hls::run(spec, rx, m))?);
-            continue;
-        }
-        let spec = flv::OutputSpec {
-            name: o.name.clone(),
-            url: o.url,
+    let (fanout_tx, fanout_rx) = bounded(64);
+    let mut manager = Manager::new(
+        Shared {
             params: params.clone(),
-            write_timeout: o.write_timeout.to_std(),
-            tls_verify: o.tls_verify,
-            ca_file: o.ca_file,
+            t0: origin.wall,
+            keyframe_interval: channel.video.keyframe_interval,
+            frame: Micros(rescale(1, fmt.frame_tb(), MICROS)),
             send_buffer: send_buffer as usize,
-        };
-        threads.push(thread.spawn(move || flv::run(spec, rx, m))?);
+            metrics: metrics.clone(),
+        },
+        fanout_tx,
+        opts.output_list.clone(),
+    );
+    for o in outputs {
+        manager.add(o)?;
     }
     let clock: Box<dyn Clock> = if opts.paced {
         Box::new(SystemClock::starting_at(origin.instant))
@@ -182,7 +178,7 @@ pub fn start(
     threads.push(
         std::thread::Builder::new()
             .name("pace".into())
-            .spawn(move || output::pace(packet_rx, fanout, &params, clock, paced, m))?,
+            .spawn(move || output::pace(packet_rx, fanout_rx, &params, clock, paced, m))?,
     );
     let m = metrics.clone();
     let freeze = opts
@@ -230,5 +226,8 @@ pub fn start(
             .name("source".into())
             .spawn(move || source::run(settings, frame_tx))?,
     );
-    Ok(Running { threads })
+    Ok(Running {
+        threads,
+        outputs: Arc::new(std::sync::Mutex::new(manager)),
+    })
 }

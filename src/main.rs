@@ -186,7 +186,11 @@ fn run(
     let (update_tx, update_rx) = crossbeam_channel::bounded(4);
     let looks = Arc::new(playout::pipeline::slate::LookBox::default());
     let (request_tx, request_rx) = crossbeam_channel::bounded(1);
+    let output_manager = Arc::new(std::sync::OnceLock::new());
     let reloader = Reloader {
+        outputs: output_manager.clone(),
+        // Outputs given on the command line replace the file's, so its edits do not apply.
+        outputs_fixed: !outputs.is_empty(),
         channel: channel.clone(),
         durations,
         updates: update_tx,
@@ -208,6 +212,7 @@ fn run(
         }
     };
     let outputs = channel::outputs(&channel, &outputs)?;
+    let output_list = Arc::new(playout::output::manager::OutputList::default());
     let stop = Arc::new(AtomicBool::new(false));
     let (skip_tx, skip_rx) = crossbeam_channel::bounded(4);
     let frontier = Arc::new(playout::pipeline::source::Frontier::default());
@@ -249,7 +254,7 @@ fn run(
             timeline: timeline_cell.clone(),
             channel: channel.name.clone(),
             reload: reload_status.clone(),
-            outputs: outputs.iter().map(|o| o.name.clone()).collect(),
+            outputs: output_list.clone(),
             hls,
             control: playout::http::ControlState {
                 token: channel.http.api_token.clone(),
@@ -262,7 +267,7 @@ fn run(
                 reload: request_tx.clone(),
                 frontier: frontier.clone(),
                 edits: tokio::sync::Mutex::new(()),
-                outputs: outputs.clone(),
+                outputs: output_list.clone(),
             },
         });
         runtime.spawn(playout::http::serve(listener, state));
@@ -302,6 +307,7 @@ fn run(
         origin,
         RunOptions {
             freeze_after,
+            output_list,
             cell: timeline_cell,
             updates: update_rx,
             control: skip_rx,
@@ -314,6 +320,7 @@ fn run(
         },
         metrics,
     )?;
+    let _ = output_manager.set(running.outputs.clone());
     let ok = running.join();
     if ok {
         playout::quarantine::ended_cleanly();

@@ -5,7 +5,7 @@
 //! untouched, and the error stays visible (log, metric, API) until a good edit clears it.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -13,6 +13,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use crate::config::Channel;
 use crate::lineup::{self, Durations, Lineup};
 use crate::metrics::Metrics;
+use crate::output::manager::Manager;
 use crate::pipeline::slate::{Look, LookBox};
 use crate::pipeline::ChannelFormat;
 use crate::playlist::{Item, Playlist};
@@ -43,6 +44,10 @@ pub struct Reloader {
     pub status: Arc<ReloadStatus>,
     /// Where a changed overlay (settings or logo file) goes for the source to take.
     pub looks: Arc<LookBox>,
+    /// The outputs, once the channel has started them.
+    pub outputs: Arc<OnceLock<Arc<Mutex<Manager>>>>,
+    /// The outputs came from `--output`: the file's `outputs:` is not applied.
+    pub outputs_fixed: bool,
 }
 
 impl Reloader {
@@ -106,6 +111,9 @@ impl Reloader {
             channel.slate.failure_duration,
             &mut self.durations,
         );
+        if channel.outputs != self.channel.outputs && !self.outputs_fixed {
+            self.apply_outputs(&channel)?;
+        }
         self.channel = channel;
         if let Some(look) = look {
             tracing::info!(logo = ?self.channel.overlay.as_ref().map(|o| o.image.display().to_string()), "Overlay changed; it shows from the next item.");
@@ -115,10 +123,37 @@ impl Reloader {
     }
 }
 
+impl Reloader {
+    /// Starts, stops and restarts outputs to match `channel`'s, at once (not at a boundary):
+    /// the others and the timeline are untouched.
+    fn apply_outputs(&mut self, channel: &Channel) -> Result<(), String> {
+        let Some(manager) = self.outputs.get() else {
+            return Err("outputs: the channel has not started its outputs yet; save again                         in a moment"
+                .to_string());
+        };
+        if channel.outputs.is_empty() {
+            return Err(format!(
+                "{}: outputs: the list is empty; a channel needs at least one output",
+                channel.file.display()
+            ));
+        }
+        let mut m = manager.lock().unwrap_or_else(|e| e.into_inner());
+        let changes = m
+            .apply(channel.outputs.clone())
+            .map_err(|e| format!("{}: {e}", channel.file.display()))?;
+        if !changes.is_empty() {
+            tracing::info!(added = ?changes.added, removed = ?changes.removed, restarted = ?changes.restarted, "Outputs changed by reload.");
+        }
+        Ok(())
+    }
+}
+
 /// The first channel setting that differs and needs a restart: the encoders, the slate
-/// picture, the outputs and the HTTP listener are built once at start.
+/// picture and the HTTP listener are built once at start. Outputs change on reload (HLS ones
+/// excepted, see `output::manager`), unless they came from `--output`, when the file's are
+/// not applied at all.
 pub fn restart_needed(old: &Channel, new: &Channel) -> Option<&'static str> {
-    let checks: [(&'static str, bool); 10] = [
+    let checks: [(&'static str, bool); 9] = [
         ("name", old.name != new.name),
         ("playlist", old.playlist != new.playlist),
         ("video", old.video != new.video),
@@ -128,7 +163,6 @@ pub fn restart_needed(old: &Channel, new: &Channel) -> Option<&'static str> {
             "slate.background",
             old.slate.background != new.slate.background,
         ),
-        ("outputs", old.outputs != new.outputs),
         ("http", old.http != new.http),
         ("media", old.media != new.media),
         ("state", old.state != new.state),

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::{json_error, json_reply, Reply, State};
 use crate::clock::wall_now;
-use crate::config::{redact_url, OutputConfig, OutputTarget};
+use crate::config::{redact_url, OutputTarget};
 use crate::pipeline::source::{Control, Frontier};
 use crate::playlist::edit::{self, EditError};
 use crate::schedule::rfc3339;
@@ -41,7 +41,7 @@ pub struct ControlState {
     pub frontier: Arc<Frontier>,
     /// Held for the whole of an edit: read, check, write.
     pub edits: tokio::sync::Mutex<()>,
-    pub outputs: Vec<OutputConfig>,
+    pub outputs: Arc<crate::output::manager::OutputList>,
 }
 
 fn with_etag(mut r: Reply, tag: &str) -> Reply {
@@ -426,6 +426,7 @@ pub(super) fn outputs(state: &State) -> Reply {
     let list: Vec<Value> = state
         .control
         .outputs
+        .get()
         .iter()
         .map(|o| {
             let kind = match o.target() {

@@ -50,10 +50,11 @@ pub(super) fn healthz(state: &State) -> Reply {
     };
     let outputs: serde_json::Map<String, serde_json::Value> = state
         .outputs
-        .iter()
+        .names()
+        .into_iter()
         .map(|name| {
-            let up = metrics.is_output_connected(name);
-            (name.clone(), (if up { "up" } else { "down" }).into())
+            let up = metrics.is_output_connected(&name);
+            (name, (if up { "up" } else { "down" }).into())
         })
         .collect();
     match reason {

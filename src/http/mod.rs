@@ -68,8 +68,8 @@ pub struct State {
     pub timeline: Arc<TimelineCell>,
     pub channel: String,
     pub reload: Arc<ReloadStatus>,
-    /// Every output's name, for `/healthz`.
-    pub outputs: Vec<String>,
+    /// The outputs playing now (they change on reload), for `/healthz`.
+    pub outputs: Arc<crate::output::manager::OutputList>,
     /// The HLS outputs, in the channel's order: the first is also `/hls/index.m3u8`.
     pub hls: Vec<HlsFolder>,
     pub control: ControlState,

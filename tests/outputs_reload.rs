@@ -1,0 +1,144 @@
+//! Outputs change on reload, without a restart: a second nginx-rtmp output is added to a
+//! running channel, then the first is removed. Each recording is one unbroken publish
+//! session (the new one from its first keyframe), the removed output's ends cleanly, and
+//! the channel never restarts. An HLS output cannot be added on reload: that is refused
+//! with a reason and changes nothing.
+mod common;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::edits::signal;
+use common::timeline::clip;
+use common::*;
+
+fn write_atomic(path: &std::path::Path, text: &str) {
+    let tmp = path.with_extension("yaml.tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+#[test]
+fn an_output_added_then_the_first_removed_on_reload() {
+    let nginx = Nginx::start();
+    let dir = tempfile::tempdir().unwrap();
+    let playlist = write_playlist(
+        dir.path(),
+        &[
+            ItemSpec::clip(clip("red_4s")).title("Red"),
+            ItemSpec::clip(clip("plain_4s")).title("Plain"),
+        ],
+    );
+    let http = free_port();
+    let channel_with = |outputs: &[OutputSpec], extra: &str| {
+        let extra = format!(
+            "{}{extra}http: {{ listen: \"127.0.0.1:{http}\" }}\n",
+            output_yaml(outputs)
+        );
+        let path = write_channel(dir.path(), "outs", 320, 180, "30", &playlist, &extra);
+        std::fs::read_to_string(path).unwrap()
+    };
+    let first = OutputSpec::new("first", &nginx.url("first"));
+    let second = OutputSpec::new("second", &nginx.url("second"));
+    let ch = dir.path().join("outs.yaml");
+    write_atomic(&ch, &channel_with(std::slice::from_ref(&first), ""));
+    let p = Playout::spawn(&["run", ch.to_str().unwrap(), "--for", "5m"], &[]);
+    let mut failures = Vec::new();
+    thread::sleep(Duration::from_secs(5));
+
+    // Add the second output.
+    let t_add = Instant::now();
+    write_atomic(&ch, &channel_with(&[first.clone(), second.clone()], ""));
+    let added = p.line_after(t_add, &["Outputs changed by reload.", "added=[\"second\"]"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut added = added;
+    while added.is_none() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+        added = p.line_after(t_add, &["Outputs changed by reload.", "added=[\"second\"]"]);
+    }
+    if added.is_none() {
+        failures.push("adding an output was not applied".to_string());
+    }
+    thread::sleep(Duration::from_secs(6));
+    let connected = p.line_after(t_add, &["Output connected.", "output=second"]);
+    println!(
+        "added: reload applied {:?} after the edit, second connected {:?} after",
+        added.as_ref().map(|(t, _)| *t - t_add),
+        connected.as_ref().map(|(t, _)| *t - t_add)
+    );
+
+    // An HLS output added on reload: refused, the two outputs play on.
+    let t_hls = Instant::now();
+    write_atomic(
+        &ch,
+        &channel_with(
+            &[
+                first.clone(),
+                second.clone(),
+                OutputSpec::new("web", "hls:hls"),
+            ],
+            "",
+        ),
+    );
+    thread::sleep(Duration::from_secs(2));
+    let refused = p.line_after(t_hls, &["Reload rejected", "HLS output changed"]);
+    println!(
+        "HLS added on reload: {:?}",
+        refused.as_ref().map(|(_, l)| l.clone())
+    );
+    if refused.is_none() {
+        failures.push("adding an HLS output on reload was not refused".into());
+    }
+
+    // Remove the first.
+    let t_remove = Instant::now();
+    write_atomic(&ch, &channel_with(std::slice::from_ref(&second), ""));
+    thread::sleep(Duration::from_secs(2));
+    let removed = p.line_after(t_remove, &["Output removed.", "output=first"]);
+    let health = http_get(http, "/healthz")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    println!(
+        "removed: {:?} after the edit; /healthz {health}",
+        removed.as_ref().map(|(t, _)| *t - t_remove)
+    );
+    if removed.is_none() {
+        failures.push("removing the first output was not applied".into());
+    }
+    if !health.contains("\"second\"") || health.contains("\"first\"") {
+        failures.push(format!("/healthz after the removal: {health}"));
+    }
+    thread::sleep(Duration::from_secs(5));
+    signal(p.pid().unwrap(), "TERM");
+    let run = p.wait(Duration::from_secs(30));
+    if !run.status.success() {
+        failures.push(format!("the run ended with {}", run.status));
+    }
+    let starts = run.stderr.matches("Channel starting.").count();
+    if starts != 1 {
+        failures.push(format!("{starts} channel starts"));
+    }
+    nginx.wait_idle(Duration::from_secs(5));
+    for (name, min_secs) in [("first", 11.0), ("second", 12.0)] {
+        let recs = nginx.recordings_of(name);
+        let publishes = nginx.publish_count(name);
+        println!("{name}: {publishes} publish sessions, recordings {recs:?}");
+        if publishes != 1 || recs.len() != 1 {
+            failures.push(format!(
+                "{name}: {publishes} publishes, {} recordings",
+                recs.len()
+            ));
+            continue;
+        }
+        let (report, problems) = check_session(&recs[0], (30, 1), &session_expect(320, 180));
+        println!("{name}: {report}");
+        failures.extend(problems.into_iter().map(|p| format!("{name}: {p}")));
+        if report.duration < min_secs {
+            failures.push(format!("{name}: only {:.1} s recorded", report.duration));
+        }
+    }
+    if !failures.is_empty() {
+        println!("stderr:\n{}", tail(&run.stderr, 40));
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}

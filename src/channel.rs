@@ -56,6 +56,8 @@ pub struct RunOptions {
     pub looks: Arc<slate::LookBox>,
     /// Tests only (`--test-freeze-after`): the encoder hangs after this much channel time.
     pub freeze_after: Option<Micros>,
+    /// Tests only (`--test-flv-start`): where FLV sessions' timestamps start.
+    pub flv_start: Micros,
     /// Where the output manager publishes what plays to now (the HTTP side reads it).
     pub output_list: Arc<OutputList>,
 }
@@ -161,6 +163,7 @@ pub fn start(
             keyframe_interval: channel.video.keyframe_interval,
             frame: Micros(rescale(1, fmt.frame_tb(), MICROS)),
             send_buffer: send_buffer as usize,
+            flv_start: opts.flv_start,
             metrics: metrics.clone(),
         },
         fanout_tx,

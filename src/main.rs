@@ -61,6 +61,10 @@ enum Command {
         /// the watchdog test).
         #[arg(long, value_name = "DURATION", hide = true)]
         test_freeze_after: Option<Micros>,
+        /// Tests only: each FLV publish session's timestamps start here instead of 0 (e.g.
+        /// a minute short of the 24-day session limit, to see the planned republish).
+        #[arg(long, value_name = "DURATION", hide = true)]
+        test_flv_start: Option<Micros>,
     },
     /// Validate channel or playlist files; exit 1 if any is invalid.
     Check {
@@ -124,7 +128,18 @@ fn main() -> ExitCode {
             for_,
             unpaced,
             test_freeze_after,
-        } => run(channel, outputs, http, for_, !unpaced, test_freeze_after),
+            test_flv_start,
+        } => run(
+            channel,
+            outputs,
+            http,
+            for_,
+            !unpaced,
+            Faults {
+                freeze_after: test_freeze_after,
+                flv_start: test_flv_start.unwrap_or(Micros::ZERO),
+            },
+        ),
         Command::Check { files } => Ok(check(&files)),
         Command::Schedule {
             channel,
@@ -144,6 +159,12 @@ fn main() -> ExitCode {
     }
 }
 
+/// The tests-only switches of `run`.
+struct Faults {
+    freeze_after: Option<Micros>,
+    flv_start: Micros,
+}
+
 fn init_libav() -> anyhow::Result<()> {
     ffmpeg_next::init().context("initialising libav")?;
     // libav's own log lines are not structured and repeat what we report per item.
@@ -157,7 +178,7 @@ fn run(
     http: Option<SocketAddr>,
     stop_after: Option<Micros>,
     paced: bool,
-    freeze_after: Option<Micros>,
+    faults: Faults,
 ) -> anyhow::Result<ExitCode> {
     let notifier = playout::notify::Notifier::from_env().context("sd_notify")?;
     let channel = Channel::load(&channel_path)?;
@@ -306,7 +327,8 @@ fn run(
         timeline,
         origin,
         RunOptions {
-            freeze_after,
+            freeze_after: faults.freeze_after,
+            flv_start: faults.flv_start,
             output_list,
             cell: timeline_cell,
             updates: update_rx,

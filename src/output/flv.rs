@@ -24,7 +24,7 @@ use crate::config::{parse_output_url, redact_url, OutputTarget};
 use crate::libav::{open_output, GuardedOutput};
 use crate::metrics::Metrics;
 use crate::pipeline::encode::{Encoded, Kind, StreamParams};
-use crate::time::{rescale, Rational, MICROS};
+use crate::time::{rescale, Micros, Rational, MICROS};
 
 /// The most packets the GOP cache holds (a 10 s GOP at 60 fps with its audio fits).
 const GOP_MAX: usize = 2048;
@@ -42,7 +42,18 @@ pub struct OutputSpec {
     /// TCP send buffer in bytes: small, so that a peer that stops reading blocks a write
     /// (and trips the watchdog) within about half a second of stream instead of minutes.
     pub send_buffer: usize,
+    /// Where the first publish session's timestamps start: zero, except in the wrap test
+    /// (`--test-flv-start`), which starts them just short of `SESSION_LIMIT`.
+    pub ts_start: Micros,
 }
+
+/// How long one publish session may last. FLV (and RTMP) timestamps are 32-bit
+/// milliseconds, and libavformat's FLV muxer writes them as signed: they would wrap after
+/// 2^31 ms (24 days 20 h 31 min) of one session. Before that the output republishes: at a
+/// keyframe it ends the session cleanly and connects again at once, and the new session's
+/// timestamps start from zero — what the ingest sees when any encoder restarts. The
+/// timeline and every other output go on untouched.
+pub const SESSION_LIMIT: Micros = Micros(24 * 24 * 3600 * 1_000_000);
 
 /// A deadline the interrupt callback checks while libav blocks.
 struct Watchdog {
@@ -82,8 +93,9 @@ struct Session {
     out: GuardedOutput,
     video_tb: ff::Rational,
     audio_tb: ff::Rational,
-    /// Channel time (µs) of the session's first keyframe: its timestamp zero.
+    /// Channel time (µs) of the session's first keyframe: its timestamp `ts_start`.
     origin_us: Option<i64>,
+    ts_start: Micros,
 }
 
 /// The packets since the last video keyframe, in arrival order, starting with it.
@@ -147,7 +159,31 @@ pub fn run(spec: OutputSpec, rx: Receiver<Encoded>, metrics: Arc<Metrics>) {
         last: Instant::now(),
     };
     metrics.output_init(name);
+    // The first session only: the switch stands for a session that has run for weeks.
+    let mut ts_start = spec.ts_start;
+    // Audio past the session limit, waiting for the keyframe that ends the session.
+    let mut held: Vec<Encoded> = Vec::new();
     for enc in rx.iter() {
+        let past_limit = session
+            .as_ref()
+            .and_then(|s| s.time_of(&enc, &spec.params))
+            .is_some_and(|t| t >= SESSION_LIMIT);
+        if past_limit && enc.kind == Kind::Video && enc.packet.is_key() {
+            tracing::info!(output = %name, url = %shown, limit = %SESSION_LIMIT, "Republishing: this publish session's FLV timestamps reach the limit; a new session starts at this keyframe.");
+            if let Some(mut s) = session.take() {
+                // The audio up to this keyframe ends the old session, aligned with its video.
+                let cut = ts_micros(&enc, &spec.params);
+                for a in held.drain(..) {
+                    if ts_micros(&a, &spec.params) < cut {
+                        let _ = s.write(a, &spec.params, &dog, spec.write_timeout);
+                    }
+                }
+                dog.arm(spec.write_timeout);
+                close(s, &dog, true);
+            }
+            metrics.output_connected(name, false);
+            link.republish(Instant::now());
+        }
         if session.is_none() && link.due(Instant::now()) {
             if ever_tried {
                 metrics.output_reconnect(name);
@@ -155,7 +191,8 @@ pub fn run(spec: OutputSpec, rx: Receiver<Encoded>, metrics: Arc<Metrics>) {
             ever_tried = true;
             link.connecting();
             match connect(&spec, &dog) {
-                Ok(s) => {
+                Ok(mut s) => {
+                    s.ts_start = std::mem::replace(&mut ts_start, Micros::ZERO);
                     link.connected();
                     metrics.output_connected(name, true);
                     tracing::info!(output = %name, url = %shown, "Output connected.");
@@ -183,7 +220,11 @@ pub fn run(spec: OutputSpec, rx: Receiver<Encoded>, metrics: Arc<Metrics>) {
         }
         gop.add(&enc, &spec.params);
         match session.as_mut() {
-            None => tally.dropped += 1,
+            None => {
+                held.clear();
+                tally.dropped += 1;
+            }
+            Some(_) if past_limit && enc.kind == Kind::Audio => held.push(enc),
             Some(s) => match s.push(enc, &gop, &spec.params, &dog, spec.write_timeout) {
                 Ok((bytes, dropped)) => {
                     tally.bytes += bytes;
@@ -280,6 +321,7 @@ fn connect(spec: &OutputSpec, dog: &Arc<Watchdog>) -> Result<Session, ff::Error>
         video_tb,
         audio_tb,
         origin_us: None,
+        ts_start: Micros::ZERO,
     })
 }
 
@@ -314,6 +356,12 @@ impl Session {
     /// Writes one packet. A session that has not started yet starts with the cached GOP
     /// (which already holds this packet) once there is one to start from. Returns bytes
     /// written and packets dropped.
+    /// Where `enc` falls on this session's timestamps, once the session has started.
+    fn time_of(&self, enc: &Encoded, params: &StreamParams) -> Option<Micros> {
+        self.origin_us
+            .map(|o| Micros(ts_micros(enc, params) - o) + self.ts_start)
+    }
+
     fn push(
         &mut self,
         enc: Encoded,
@@ -352,7 +400,7 @@ impl Session {
             Kind::Video => (0, params.video_tb, self.video_tb),
             Kind::Audio => (1, params.audio_tb, self.audio_tb),
         };
-        let origin = rescale(self.origin_us.unwrap_or(0), MICROS, from);
+        let origin = rescale(self.origin_us.unwrap_or(0) - self.ts_start.0, MICROS, from);
         let shift = |t: Option<i64>| t.map(|t| t - origin);
         let (pts, dts) = (shift(enc.packet.pts()), shift(enc.packet.dts()));
         enc.packet.set_pts(pts);

@@ -52,6 +52,8 @@ pub struct Shared {
     pub frame: Micros,
     /// The socket send buffer for RTMP outputs.
     pub send_buffer: usize,
+    /// Where FLV sessions' timestamps start (tests only; see `flv::SESSION_LIMIT`).
+    pub flv_start: Micros,
     pub metrics: Arc<Metrics>,
 }
 
@@ -98,6 +100,7 @@ impl Manager {
                 tls_verify: o.tls_verify,
                 ca_file: o.ca_file.clone(),
                 send_buffer: s.send_buffer,
+                ts_start: s.flv_start,
             };
             thread.spawn(move || flv::run(spec, rx, m))?
         };

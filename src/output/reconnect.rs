@@ -125,6 +125,12 @@ impl Link {
         wait
     }
 
+    /// A planned end of a good connection (a republish): connect again at once.
+    pub fn republish(&mut self, now: Instant) {
+        self.state = State::Disconnected { retry_at: now };
+        self.attempt = 0;
+    }
+
     /// Failed attempts since the last good connection.
     pub fn attempt(&self) -> u32 {
         self.attempt

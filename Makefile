@@ -4,7 +4,7 @@
 DEBS := libavcodec-dev libavformat-dev libavutil-dev libavfilter-dev libavdevice-dev \
         libswscale-dev libswresample-dev clang libclang-dev pkg-config ffmpeg \
         nginx libnginx-mod-rtmp libnginx-mod-stream fonts-dejavu-core openssl prometheus \
-        chromium
+        chromium wrk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The API fuzzer `make test` runs against the OpenAPI file (tests/schemathesis.rs).
 SCHEMATHESIS := 4.32.5
@@ -80,6 +80,8 @@ test: lint
 # Not part of `make test`: minutes of 720p encoding, printed as a table (see README, Performance).
 bench: deps
 	cargo bench --bench channel
+	@echo "== HTTP under load (wrk, 200 connections + 500 idle, 30 s, paced channel)"
+	@cargo test --release --test load -- --nocapture 2>&1 | grep -E "^(load:|  Latency|     (50|99)%|Requests/sec)"
 
 # 24 hours of channel time, unpaced, into a local nginx-rtmp (17 minutes on 2 cores); the
 # 2-hour version of the same runs in `make test`.

@@ -341,12 +341,7 @@ impl Meter {
 
 /// `NAME.loudness.json` beside the state file `NAME.state.json`.
 pub fn cache_path(state: &Path) -> PathBuf {
-    let name = state
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stem = name.strip_suffix(".state.json").unwrap_or(&name);
-    state.with_file_name(format!("{stem}.loudness.json"))
+    crate::state::sibling(state, "loudness")
 }
 
 fn load(cache: &Path) -> HashMap<Key, Measured> {

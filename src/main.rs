@@ -469,51 +469,18 @@ fn probe(media: &[PathBuf], channel: Option<PathBuf>) -> anyhow::Result<ExitCode
 }
 
 fn quarantine(action: QuarantineAction) -> anyhow::Result<ExitCode> {
-    use playout::quarantine::{load, save, Paths};
-    let channel_path = match &action {
-        QuarantineAction::List { channel } | QuarantineAction::Clear { channel, .. } => channel,
+    use playout::quarantine::{clear, list, Paths};
+    let (channel_path, files) = match &action {
+        QuarantineAction::List { channel } => (channel, None),
+        QuarantineAction::Clear { channel, files } => (channel, Some(files)),
     };
-    let channel = Channel::load(channel_path)?;
-    let paths = Paths::beside(&channel.state);
-    let entries = load(&paths.list)?;
-    match action {
-        QuarantineAction::List { .. } => {
-            if entries.is_empty() {
-                println!("No file is quarantined ({}).", paths.list.display());
-            }
-            for e in &entries {
-                let state = if e.applies() {
-                    "kept off air"
-                } else {
-                    "changed or gone: will be lifted at the next start"
-                };
-                println!("{}: {state}; {}", e.file.display(), e.reason());
-            }
-        }
-        QuarantineAction::Clear { files, .. } => {
-            let canon = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or(p.to_path_buf());
-            let wanted: Vec<PathBuf> = files.iter().map(|f| canon(f)).collect();
-            let (cleared, kept): (Vec<_>, Vec<_>) = entries
-                .into_iter()
-                .partition(|e| wanted.is_empty() || wanted.contains(&canon(&e.file)));
-            for f in &wanted {
-                if !cleared.iter().any(|e| canon(&e.file) == *f) {
-                    println!("{}: not quarantined", f.display());
-                }
-            }
-            if !cleared.is_empty() {
-                save(&paths.list, &kept)?;
-            }
-            for e in &cleared {
-                println!(
-                    "{}: cleared; it plays again from its next slot",
-                    e.file.display()
-                );
-            }
-            if cleared.is_empty() && wanted.is_empty() {
-                println!("No file is quarantined ({}).", paths.list.display());
-            }
-        }
+    let paths = Paths::beside(&Channel::load(channel_path)?.state);
+    let lines = match files {
+        None => list(&paths)?,
+        Some(files) => clear(&paths, files)?,
+    };
+    for l in lines {
+        println!("{l}");
     }
     Ok(ExitCode::SUCCESS)
 }

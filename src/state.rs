@@ -37,6 +37,17 @@ impl SavedState {
     }
 }
 
+/// A file kept beside the state file: `NAME.state.json` -> `NAME.KIND.json` (the loudness
+/// cache, the crash journal, the quarantine list).
+pub fn sibling(state: &Path, kind: &str) -> std::path::PathBuf {
+    let name = state
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.strip_suffix(".state.json").unwrap_or(&name);
+    state.with_file_name(format!("{stem}.{kind}.json"))
+}
+
 /// The anchor saved for this lineup, if there is a usable one.
 pub fn load(path: &Path, fingerprint: &str) -> Option<Anchor> {
     let text = match fs::read_to_string(path) {

@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::timeline::{clip, get_json};
+use common::timeline::{get_json, red_and_plain};
 use common::*;
 
 const TOKEN: &str = "limits-token-0123456789";
@@ -59,26 +59,15 @@ fn metric(port: u16, name: &str) -> Option<f64> {
 #[test]
 fn slow_idle_oversized_and_crowded_connections_are_bounded() {
     let dir = tempfile::tempdir().unwrap();
-    let playlist = write_playlist(
-        dir.path(),
-        &[
-            ItemSpec::clip(clip("red_4s")).title("Red"),
-            ItemSpec::clip(clip("plain_4s")).title("Plain"),
-        ],
-    );
+    let playlist = red_and_plain(dir.path());
     let port = free_port();
-    let ch = write_channel(
+    let ch = web_channel(
         dir.path(),
         "limits",
-        320,
-        180,
-        "30",
         &playlist,
-        &format!(
-            "outputs:\n  - name: web\n    url: hls:hls\n\
-             http: {{ listen: \"127.0.0.1:{port}\", api_token: \"${{LIMITS_TOKEN}}\" }}\n\
-             media: {{ dir: media }}\n"
-        ),
+        port,
+        ", api_token: \"${LIMITS_TOKEN}\"",
+        "media: { dir: media }\n",
     );
     let mut p = Playout::spawn(
         &["run", ch.to_str().unwrap(), "--for", "5m"],

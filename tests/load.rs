@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::timeline::{clip, get_json};
+use common::timeline::{get_json, red_and_plain};
 use common::*;
 
 const SCRIPT: &str = r##"
@@ -64,25 +64,9 @@ fn ms(v: &str) -> Option<f64> {
 #[test]
 fn two_hundred_viewers_and_five_hundred_idle_connections_do_not_slow_encoding() {
     let dir = tempfile::tempdir().unwrap();
-    let playlist = write_playlist(
-        dir.path(),
-        &[
-            ItemSpec::clip(clip("red_4s")).title("Red"),
-            ItemSpec::clip(clip("plain_4s")).title("Plain"),
-        ],
-    );
+    let playlist = red_and_plain(dir.path());
     let port = free_port();
-    let ch = write_channel(
-        dir.path(),
-        "load",
-        320,
-        180,
-        "30",
-        &playlist,
-        &format!(
-            "outputs:\n  - name: web\n    url: hls:hls\nhttp: {{ listen: \"127.0.0.1:{port}\" }}\n"
-        ),
-    );
+    let ch = web_channel(dir.path(), "load", &playlist, port, "", "");
     let mut p = Playout::spawn(&["run", ch.to_str().unwrap(), "--for", "10m"], &[]);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::edits::signal;
-use common::timeline::clip;
+use common::timeline::red_and_plain;
 use common::*;
 
 fn write_atomic(path: &std::path::Path, text: &str) {
@@ -22,13 +22,7 @@ fn write_atomic(path: &std::path::Path, text: &str) {
 fn an_output_added_then_the_first_removed_on_reload() {
     let nginx = Nginx::start();
     let dir = tempfile::tempdir().unwrap();
-    let playlist = write_playlist(
-        dir.path(),
-        &[
-            ItemSpec::clip(clip("red_4s")).title("Red"),
-            ItemSpec::clip(clip("plain_4s")).title("Plain"),
-        ],
-    );
+    let playlist = red_and_plain(dir.path());
     let http = free_port();
     let channel_with = |outputs: &[OutputSpec], extra: &str| {
         let extra = format!(

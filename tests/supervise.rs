@@ -9,7 +9,7 @@ use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
 use common::edits::signal;
-use common::timeline::clip;
+use common::timeline::{clip, red_and_plain};
 use common::*;
 
 /// Every datagram that arrives until `until` says stop (or `limit` passes), with when.
@@ -42,13 +42,7 @@ fn pings(msgs: &[(Instant, String)]) -> Vec<Instant> {
 }
 
 fn channel(dir: &std::path::Path) -> std::path::PathBuf {
-    let playlist = write_playlist(
-        dir,
-        &[
-            ItemSpec::clip(clip("red_4s")).title("Red"),
-            ItemSpec::clip(clip("plain_4s")).title("Plain"),
-        ],
-    );
+    let playlist = red_and_plain(dir);
     write_channel(dir, "sup", 320, 180, "30", &playlist, "")
 }
 

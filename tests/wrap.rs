@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::timeline::clip;
+use common::timeline::red_and_plain;
 use common::*;
 
 /// 24 days, `flv::SESSION_LIMIT`, in seconds.
@@ -17,13 +17,7 @@ const LIMIT_S: f64 = 24.0 * 24.0 * 3600.0;
 fn a_session_that_reaches_the_flv_limit_republishes_cleanly() {
     let nginx = Nginx::start();
     let dir = tempfile::tempdir().unwrap();
-    let playlist = write_playlist(
-        dir.path(),
-        &[
-            ItemSpec::clip(clip("red_4s")).title("Red"),
-            ItemSpec::clip(clip("plain_4s")).title("Plain"),
-        ],
-    );
+    let playlist = red_and_plain(dir.path());
     let ch = write_channel(dir.path(), "wrap", 320, 180, "30", &playlist, "");
     let url = nginx.url("wrap");
     // 575 h 59 min 40 s: 20 s short of the limit.

@@ -112,6 +112,24 @@ slate: {{ text: \"Back soon\" }}
     path
 }
 
+/// `write_channel` (320x180 at 30 fps) with one HLS output, `web` into `DIR/hls`, and the
+/// HTTP server on `port`; `http_extra` goes inside `http: { … }` (e.g. `, api_token: "…"`),
+/// `extra` after it as top-level YAML.
+pub fn web_channel(
+    dir: &Path,
+    name: &str,
+    playlist: &Path,
+    port: u16,
+    http_extra: &str,
+    extra: &str,
+) -> PathBuf {
+    let yaml = format!(
+        "outputs:\n  - name: web\n    url: hls:hls\n\
+         http: {{ listen: \"127.0.0.1:{port}\"{http_extra} }}\n{extra}"
+    );
+    write_channel(dir, name, 320, 180, "30", playlist, &yaml)
+}
+
 /// One playlist entry.
 #[derive(Clone, Debug)]
 pub enum ItemSpec {

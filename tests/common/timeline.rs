@@ -94,6 +94,17 @@ pub fn clip(name: &str) -> PathBuf {
     path
 }
 
+/// `DIR/playlist.yaml`: "Red" (`red_4s`) then "Plain" (`plain_4s`), 8 s in all.
+pub fn red_and_plain(dir: &Path) -> PathBuf {
+    super::write_playlist(
+        dir,
+        &[
+            super::ItemSpec::clip(clip("red_4s")).title("Red"),
+            super::ItemSpec::clip(clip("plain_4s")).title("Plain"),
+        ],
+    )
+}
+
 /// One decoded frame shrunk to `cols` x `rows` RGB cells (area average), row-major.
 #[derive(Clone, Debug)]
 pub struct GridFrame {

@@ -162,10 +162,18 @@ fn two_hundred_viewers_and_five_hundred_idle_connections_do_not_slow_encoding() 
         .iter()
         .filter_map(|s| Some((s.at, s.sample("playout_encoded_seconds_total")?)))
         .collect();
-    let speed = match (encoded.first(), encoded.last()) {
-        (Some(a), Some(b)) if b.0 > a.0 => (b.1 - a.1) / (b.0 - a.0).as_secs_f64(),
-        _ => f64::NAN,
+    let (speed, window) = match (encoded.first(), encoded.last()) {
+        (Some(a), Some(b)) if b.0 > a.0 => {
+            let window = (b.0 - a.0).as_secs_f64();
+            ((b.1 - a.1) / window, window)
+        }
+        _ => (f64::NAN, f64::NAN),
     };
+    // The counter is kept at the encoder, which runs ahead of the pacer by anything up to the
+    // packet queue (128 packets, about 1.7 s at 30 fps with AAC): it drains at an item change
+    // and refills after it, so over a window of W seconds the counter reads 1 ± 2.5/W while the
+    // output paces exactly. The pacer's own pace is the drift below, held to 100 ms.
+    let slack = 2.5 / window;
     let (dlo, dhi) = minmax(&drifts);
     let p50 = field(&report, "50%").and_then(ms);
     let p99 = field(&report, "99%").and_then(ms);
@@ -209,8 +217,10 @@ fn two_hundred_viewers_and_five_hundred_idle_connections_do_not_slow_encoding() 
             during.len()
         ));
     }
-    if !(0.98..=1.02).contains(&speed) {
-        failures.push(format!("encode speed {speed:.4} under load"));
+    if (speed - 1.0).abs() > slack || speed.is_nan() {
+        failures.push(format!(
+            "encode speed {speed:.4} under load (expected 1 ± {slack:.3} over {window:.1} s)"
+        ));
     }
     if drifts.is_empty() || dlo.abs().max(dhi.abs()) >= 0.1 {
         failures.push(format!("drift {dlo:.3}..{dhi:.3} s under load"));

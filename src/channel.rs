@@ -60,6 +60,8 @@ pub struct RunOptions {
     pub flv_start: Micros,
     /// Where the output manager publishes what plays to now (the HTTP side reads it).
     pub output_list: Arc<OutputList>,
+    /// Where the source says when the channel was live (the HTTP side reads it).
+    pub live_air: Arc<crate::live::LiveAir>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +76,8 @@ pub enum RunError {
     Slate(ffmpeg_next::Error),
     #[error("cannot start a thread: {0}")]
     Thread(#[from] std::io::Error),
+    #[error(transparent)]
+    Live(#[from] crate::live::LiveError),
 }
 
 /// A running channel: join it to wait for the end.
@@ -203,7 +207,22 @@ pub fn start(
         ),
         None => None,
     };
+    // The live input listens from now on, whatever the outputs do. Unpaced runs have no
+    // air to take over: their clock is simulated.
+    let live = match (&channel.live, opts.paced) {
+        (Some(l), true) => Some(pipeline::live::LiveFeed {
+            input: crate::live::start(l, &fmt, metrics.clone(), opts.stop.clone(), opts.live_air)?,
+            t0: origin.wall,
+            instant: origin.instant,
+        }),
+        (Some(_), false) => {
+            tracing::warn!("The live input is off in an unpaced run.");
+            None
+        }
+        (None, _) => None,
+    };
     let settings = source::SourceSettings {
+        live,
         loudness,
         fmt,
         timeline,

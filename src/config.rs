@@ -7,6 +7,7 @@
 //! field path) and builds the immutable `Channel` the rest of the program shares (STYLE rules
 //! 6 and 8). Every error says which file, where, and what was expected.
 
+mod live;
 mod output;
 mod overlay;
 mod validate;
@@ -25,6 +26,7 @@ use validate::{validate, ChannelFile};
 /// `playout check` is about both kinds of file; it lives with the playlist, which it
 /// reaches through the channel.
 pub use crate::playlist::check_file;
+pub use live::{parse_listen, LiveListen, LiveSettings, Takeover, MIN_KEY_CHARS};
 pub use output::{expand_env, parse_output_url, redact_url, OutputConfig, OutputTarget};
 pub(crate) use values::parse_fps as parse_fps_text;
 pub use values::{format_bitrate, format_fps};
@@ -115,6 +117,8 @@ pub struct Channel {
     pub overlay: Option<OverlaySettings>,
     /// The lower third shown as each item starts (`text`); none when absent.
     pub text: Option<TextSettings>,
+    /// The live input (`live`); none when absent.
+    pub live: Option<LiveSettings>,
 }
 
 /// `text`: a line made from the item (`{title}`, `{channel}`) drawn in a box at a corner from
@@ -289,6 +293,11 @@ pub const MIN_TOKEN_CHARS: usize = 16;
 impl ApiToken {
     pub fn new(s: String) -> Self {
         ApiToken(s)
+    }
+
+    /// The secret itself, for the one place that must hand it on (libsrt's passphrase).
+    pub fn expose(&self) -> &str {
+        &self.0
     }
 
     /// Whether `given` is the token, in time that depends only on the lengths.

@@ -47,6 +47,7 @@ pub mod http;
 pub mod libav;
 pub mod library;
 pub mod lineup;
+pub mod live;
 pub mod loudness;
 pub mod metrics;
 pub mod notify;

@@ -243,6 +243,7 @@ fn run(
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let live_air = Arc::new(playout::live::LiveAir::default());
     if let Some(addr) = http.or(channel.http.listen) {
         anyhow::ensure!(
             addr.ip().is_loopback() || channel.http.api_token.is_some(),
@@ -277,6 +278,10 @@ fn run(
             reload: reload_status.clone(),
             outputs: output_list.clone(),
             hls,
+            live: channel
+                .live
+                .as_ref()
+                .map(|l| (live_air.clone(), l.title.clone())),
             control: playout::http::ControlState {
                 token: channel.http.api_token.clone(),
                 playlist: channel.playlist.clone(),
@@ -330,6 +335,7 @@ fn run(
             freeze_after: faults.freeze_after,
             flv_start: faults.flv_start,
             output_list,
+            live_air,
             cell: timeline_cell,
             updates: update_rx,
             control: skip_rx,

@@ -2,6 +2,7 @@
 //! labels (an output's configured name, a failure reason; never a file path or a URL).
 //! Stages update them in batches, not per packet.
 
+pub mod live;
 #[cfg(target_os = "linux")]
 mod process;
 
@@ -46,6 +47,7 @@ pub struct Metrics {
     pub loudness_measurements_total: IntCounterVec,
     pub loudness_queue: IntGauge,
     pub http_connections: IntGauge,
+    pub live: live::LiveMetrics,
 }
 
 fn gauge(r: &Registry, name: &str, help: &str) -> Gauge {
@@ -216,6 +218,7 @@ impl Metrics {
                 )
                 .expect("valid name"),
             ),
+            live: live::LiveMetrics::new(&r),
             registry: r,
         };
         // Every label value exists from the start at 0, so rate() and increase() see the

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::live::{validate_live, LiveFile};
 use super::output::{self, expand_env, parse_output_url, OutputConfig};
 use super::overlay::{validate_overlay, validate_text, OverlayFile, TextFile};
 use super::values::{clip, format_bitrate, format_fps, parse_colour, present_or_null};
@@ -22,7 +23,7 @@ use crate::time::Micros;
 #[serde(
     deny_unknown_fields,
     expecting = "a channel file: a mapping with name, playlist and optionally video, audio, \
-                 slate, outputs, http, media, timezone, state, overlay and text"
+                 slate, outputs, http, media, timezone, state, overlay, text and live"
 )]
 pub(super) struct ChannelFile {
     name: Text<100>,
@@ -37,6 +38,7 @@ pub(super) struct ChannelFile {
     state: Option<Text<4096>>,
     overlay: Option<OverlayFile>,
     text: Option<TextFile>,
+    live: Option<LiveFile>,
 }
 
 #[derive(Default, Deserialize)]
@@ -198,6 +200,7 @@ pub(super) fn validate(
         state,
         overlay,
         text: raw.text.map(|t| validate_text(t, &mut p)),
+        live: raw.live.and_then(|l| validate_live(l, env, &mut p)),
     };
     p.finish(channel)
 }

@@ -28,6 +28,18 @@ pub(super) fn now(state: &State, query: &str) -> Reply {
     }
     let t = state.timeline.get();
     let mut v = epg::now(&t, at, 5);
+    if let Some((air, title)) = &state.live {
+        if let Some(start) = air.at(at) {
+            // Live air replaces what the schedule had; `next` still says what it has next.
+            v["current"] = serde_json::json!({
+                "title": title,
+                "kind": "live",
+                "started_at": crate::schedule::rfc3339(start),
+                "position_seconds": (at - start).as_secs_f64(),
+                "duration_seconds": null,
+            });
+        }
+    }
     v["server_time"] = crate::schedule::rfc3339(server_now).into();
     v["server_time_ms"] = server_now.0.div_euclid(1000).into();
     if at != server_now {

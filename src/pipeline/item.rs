@@ -191,7 +191,7 @@ pub fn play(
             return Outcome::Stopped;
         }
         packets += 1;
-        if packets % 64 == 0 {
+        if packets % 8 == 0 {
             if let Some(end) = cut(sp.position_frames()) {
                 sp.cut_at(end);
                 cut_to = Some(cut_to.map_or(end, |c: i64| c.min(end)));

@@ -6,6 +6,7 @@
 
 pub mod encode;
 pub mod item;
+pub mod live;
 pub mod normalise;
 pub mod open;
 pub mod slate;

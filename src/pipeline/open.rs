@@ -216,7 +216,7 @@ fn demux(path: &Path) -> Result<(ff::format::context::Input, MediaInfo), OpenErr
     Ok((input, info))
 }
 
-fn open_decoder(
+pub(crate) fn open_decoder(
     input: &ff::format::context::Input,
     index: usize,
     path: &Path,

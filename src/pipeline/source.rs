@@ -14,6 +14,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use ffmpeg_next as ff;
 
 use super::item::{play, Outcome, Take};
+use super::live::LiveFeed;
 use super::open::{open, OpenError, Opened};
 use super::slate::LookBox;
 use super::splice::{Flow, Splicer};
@@ -98,6 +99,8 @@ pub struct SourceSettings {
     pub metrics: Arc<Metrics>,
     /// `audio.loudness`: the meter whose measurements set each item's gain.
     pub loudness: Option<Arc<Meter>>,
+    /// The live input (`live:`), when the channel has one and runs paced.
+    pub live: Option<LiveFeed>,
 }
 
 /// Runs until `stop_after`, the stop flag, or the encoder going away.
@@ -149,6 +152,16 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
                 at: pos,
             }));
         }
+        if let Some(feed) = s.live.as_ref().filter(|f| f.waiting()) {
+            // A publisher's picture is waiting: live from this frame; then the schedule
+            // goes on from wherever the clock has got to.
+            prefetch = None;
+            let flow = super::live::play(&mut splicer, feed, &s.fmt, &s.slate, &s.metrics, &s.stop);
+            if flow == Flow::Stop {
+                break;
+            }
+            continue;
+        }
         let lineup = tl.lineup.clone();
         let mut slot = resolve(&lineup.schedule, tl.anchor, pos);
         let mut end = clock.frame_at(slot.end);
@@ -183,6 +196,10 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
         };
         let mut check = |at: i64| -> Option<i64> {
             s.frontier.set(clock.time_of(at));
+            if s.live.as_ref().is_some_and(|f| f.waiting()) {
+                cut.set(cut.get().min(at + 1));
+                return Some(cut.get());
+            }
             while let Ok(Control::Skip { on_air, reply }) = s.control.try_recv() {
                 if on_air < slot.start {
                     let (gone, lineup) = tl.resolve(on_air);
@@ -288,8 +305,8 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
 
 type SkipReply = tokio::sync::oneshot::Sender<Result<Skipped, String>>;
 
-/// Slate up to the frame in `end`, a second at a time, so that a reload that brings an event
-/// inside this stretch can move `end` earlier.
+/// Slate up to the frame in `end`, a fifth of a second at a time, so that a reload that
+/// brings an event inside this stretch, or a live publisher, can move `end` earlier.
 fn fill_checked(
     sp: &mut Splicer,
     end: &Cell<i64>,
@@ -297,7 +314,7 @@ fn fill_checked(
     check: &mut dyn FnMut(i64) -> Option<i64>,
     fps: crate::time::Rational,
 ) -> Flow {
-    let chunk = (fps.num / fps.den).max(1);
+    let chunk = (fps.num / fps.den / 5).max(1);
     loop {
         check(sp.position_frames());
         let left = end.get() - sp.position_frames();

@@ -16,7 +16,7 @@ pub mod reader;
 pub mod relay;
 pub mod rtmp;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{bounded, Receiver};
@@ -43,8 +43,6 @@ pub struct Unit {
 pub struct Shared {
     /// A publisher with the right key is connected (it may not have sent a picture yet).
     pub publisher: AtomicBool,
-    /// Bytes received from publishers (the bitrate gauge is worked out from it).
-    pub bytes: AtomicU64,
 }
 
 impl Shared {

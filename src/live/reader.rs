@@ -83,7 +83,6 @@ impl Reader {
                         self.metrics.live.connected.set(0);
                     }
                     self.metrics.live.input_fps.set(0.0);
-                    self.metrics.live.input_bitrate.set(0.0);
                 }
                 Err(e) => {
                     if !self.stop.load(Ordering::Relaxed) {
@@ -136,11 +135,7 @@ impl Reader {
         tracing::info!(video = %vinfo.codec, width = vinfo.width, height = vinfo.height, audio = info.audio.as_ref().map(|a| a.codec.as_str()).unwrap_or("none"), "Live input: session open.");
         let mut s = Session::new(&self.fmt);
         let opened = Instant::now();
-        let (mut pictures, mut last_tick, mut bytes_then) = (
-            0u32,
-            Instant::now(),
-            self.shared.bytes.load(Ordering::Relaxed),
-        );
+        let (mut pictures, mut last_tick) = (0u32, Instant::now());
         let mut dec_errors = 0u32;
         let stall = self.timeout.0 / 1000 + 1000;
         let (mut vframe, mut aframe) = (ff::frame::Video::empty(), ff::frame::Audio::empty());
@@ -158,6 +153,10 @@ impl Reader {
                     break;
                 }
             }
+            self.metrics
+                .live
+                .input_bytes_total
+                .inc_by(packet.size() as u64);
             if packet.stream() == vinfo.index {
                 if vdec.send_packet(&packet).is_err() {
                     dec_errors += 1;
@@ -189,14 +188,9 @@ impl Reader {
             }
             let dt = last_tick.elapsed();
             if dt >= Duration::from_secs(1) {
-                let bytes = self.shared.bytes.load(Ordering::Relaxed);
                 let secs = dt.as_secs_f64();
                 self.metrics.live.input_fps.set(pictures as f64 / secs);
-                self.metrics
-                    .live
-                    .input_bitrate
-                    .set((bytes - bytes_then) as f64 * 8.0 / secs);
-                (pictures, last_tick, bytes_then) = (0, Instant::now(), bytes);
+                (pictures, last_tick) = (0, Instant::now());
             }
         }
         for u in s.finish() {

@@ -182,7 +182,6 @@ fn session(mut client: TcpStream, peer: SocketAddr, gate: &Gate) {
             }
         };
         last_data = Instant::now();
-        gate.shared.bytes.fetch_add(n as u64, Ordering::Relaxed);
         let data = &buf[..n];
         let Some(s) = sniffer.as_mut() else {
             if server.write_all(data).is_err() {

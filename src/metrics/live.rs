@@ -1,7 +1,7 @@
 //! The live input's metrics: whether a publisher is on, switches between the playlist and
 //! the live feed, refused publishers, and what the feed brings in.
 
-use prometheus::{Gauge, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 use super::reg;
 
@@ -20,7 +20,7 @@ pub struct LiveMetrics {
     pub switches_total: IntCounterVec,
     pub refused_total: IntCounterVec,
     pub input_fps: Gauge,
-    pub input_bitrate: Gauge,
+    pub input_bytes_total: IntCounter,
 }
 
 impl LiveMetrics {
@@ -59,11 +59,12 @@ impl LiveMetrics {
                 )
                 .expect("valid name"),
             ),
-            input_bitrate: reg(
+            input_bytes_total: reg(
                 r,
-                Gauge::new(
-                    "playout_live_input_bitrate_bits_per_second",
-                    "Bits per second the live publisher sends (over the last second).",
+                IntCounter::new(
+                    "playout_live_input_bytes_total",
+                    "Bytes of audio and video the live input has received (8 x its rate is the \
+                     publisher's bitrate).",
                 )
                 .expect("valid name"),
             ),

@@ -273,18 +273,7 @@ impl<'a> Session<'a> {
         };
         let step = rescale(1, self.fmt.frame_tb(), MICROS);
         let at = self.vtrack.place(t, step);
-        let src = VideoSource {
-            width: f.width(),
-            height: f.height(),
-            format: f.format(),
-            sar: {
-                let r = f.aspect_ratio();
-                Rational::new(r.numerator() as i64, r.denominator() as i64)
-            },
-            time_base: MICROS,
-            interlaced: f.is_interlaced(),
-            rotation: 0,
-        };
+        let src = VideoSource::of(f, MICROS, false, 0);
         if !self.vgraph.as_ref().is_some_and(|g| g.fits(src.key())) {
             if self.vgraph.is_some() {
                 tracing::info!(

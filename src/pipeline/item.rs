@@ -332,18 +332,7 @@ impl Decode<'_> {
     /// and places what comes out.
     fn video_frame(&mut self, f: &mut ff::frame::Video, sp: &mut Splicer, eof: bool) -> Flow {
         if !eof {
-            let src = VideoSource {
-                width: f.width(),
-                height: f.height(),
-                format: f.format(),
-                sar: {
-                    let r = f.aspect_ratio();
-                    Rational::new(r.numerator() as i64, r.denominator() as i64)
-                },
-                time_base: self.v_tb,
-                interlaced: self.interlaced || f.is_interlaced(),
-                rotation: self.rotation,
-            };
+            let src = VideoSource::of(f, self.v_tb, self.interlaced, self.rotation);
             if !self.vgraph.as_ref().is_some_and(|g| g.fits(src.key())) {
                 let mut flow = Flow::Continue;
                 if self.vgraph.is_some() {

@@ -173,6 +173,26 @@ pub struct VideoSource {
 }
 
 impl VideoSource {
+    /// The shape of a decoded frame whose timestamps count in `time_base`; interlaced when
+    /// the frame says so or the stream (`interlaced`) does.
+    pub fn of(
+        f: &ff::frame::Video,
+        time_base: Rational,
+        interlaced: bool,
+        rotation: i32,
+    ) -> VideoSource {
+        let r = f.aspect_ratio();
+        VideoSource {
+            width: f.width(),
+            height: f.height(),
+            format: f.format(),
+            sar: Rational::new(r.numerator() as i64, r.denominator() as i64),
+            time_base,
+            interlaced: interlaced || f.is_interlaced(),
+            rotation,
+        }
+    }
+
     pub fn key(&self) -> (u32, u32, i32) {
         (
             self.width,

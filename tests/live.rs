@@ -1,7 +1,7 @@
 //! The live input, against real parts: `ffmpeg -re` publishers (the CLI, as OBS would) push
 //! to the channel's live input during a paced run recorded at nginx-rtmp.
 //!
-//! RTMP: a wrong key and a second publisher are refused while the playlist plays on; five
+//! RTMP: a wrong key, an audio-only publisher and a second publisher are refused while the playlist plays on; five
 //! takeovers and hand-backs (a clean end, a 1080p50 5.1 publisher into the 720p-shaped
 //! 320x180 stereo channel, a `kill -9`, a `kill -9` followed by a reconnect inside
 //! `live.rejoin`, another clean end) go out in one publish session with no irregular frame
@@ -67,9 +67,15 @@ fn live_clip(
 
 /// `ffmpeg -re -i CLIP -c copy` to `url` in `format` (flv or mpegts).
 fn publish(clip: &Path, url: &str, format: &str) -> Child {
+    publish_with(clip, url, format, &[])
+}
+
+/// `publish` with output options before the URL (e.g. `-vn`).
+fn publish_with(clip: &Path, url: &str, format: &str, opts: &[&str]) -> Child {
     Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-re", "-i"])
         .arg(clip)
+        .args(opts)
         .args(["-c", "copy", "-f", format, url])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -248,6 +254,24 @@ fn rtmp_publishers_take_over_and_hand_back_in_one_session() {
         failures.push("a wrong key went on air".into());
     }
 
+    // The right key but no video: refused as no_video, never on air.
+    let t = Instant::now();
+    let mut audio_only = publish_with(&long, &url(KEY), "flv", &["-vn"]);
+    let refused = (0..80).find_map(|_| {
+        thread::sleep(Duration::from_millis(100));
+        p.line_after(t, &["publisher refused", "no_video"])
+    });
+    let _ = audio_only.kill();
+    let _ = audio_only.wait();
+    println!("audio only: {:?}", refused.as_ref().map(|(at, _)| *at - t));
+    if refused.is_none() {
+        failures.push("an audio-only publisher was not refused".into());
+    }
+    if kinds.first(t, true).is_some() {
+        failures.push("an audio-only publisher went on air".into());
+    }
+    thread::sleep(Duration::from_secs(1));
+
     let mut switches: Vec<Switch> = Vec::new();
     let mut run = |what: &'static str,
                    clip: &Path,
@@ -356,8 +380,9 @@ fn rtmp_publishers_take_over_and_hand_back_in_one_session() {
     );
     let wrong_key = metric(http, "playout_live_refused_total", "{reason=\"wrong_key\"}");
     let busy = metric(http, "playout_live_refused_total", "{reason=\"busy\"}");
+    let no_video = metric(http, "playout_live_refused_total", "{reason=\"no_video\"}");
     let connected = metric(http, "playout_live_input_connected", "");
-    println!("metrics: to_live {to_live}, to_playlist {to_playlist}, refused wrong_key {wrong_key}, busy {busy}, connected {connected}");
+    println!("metrics: to_live {to_live}, to_playlist {to_playlist}, refused wrong_key {wrong_key}, busy {busy}, no_video {no_video}, connected {connected}");
     if to_live != 5.0 || to_playlist != 5.0 {
         failures.push(format!(
             "switches: {to_live} to live, {to_playlist} to the playlist (expected 5 and 5)"

@@ -15,6 +15,7 @@
 pub mod reader;
 pub mod relay;
 pub mod rtmp;
+mod units;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

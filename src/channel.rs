@@ -210,11 +210,11 @@ pub fn start(
     // The live input listens from now on, whatever the outputs do. Unpaced runs have no
     // air to take over: their clock is simulated.
     let live = match (&channel.live, opts.paced) {
-        (Some(l), true) => Some(pipeline::live::LiveFeed {
-            input: crate::live::start(l, &fmt, metrics.clone(), opts.stop.clone(), opts.live_air)?,
-            t0: origin.wall,
-            instant: origin.instant,
-        }),
+        (Some(l), true) => Some(pipeline::live::LiveFeed::new(
+            crate::live::start(l, &fmt, metrics.clone(), opts.stop.clone(), opts.live_air)?,
+            origin.wall,
+            origin.instant,
+        )),
         (Some(_), false) => {
             tracing::warn!("The live input is off in an unpaced run.");
             None
@@ -238,6 +238,7 @@ pub fn start(
         overlay: look.overlay,
         text: look.text,
         channel: look.channel,
+        background: look.background,
         looks: opts.looks,
         stop_after: opts.stop_after,
         stop: opts.stop,

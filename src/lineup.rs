@@ -185,6 +185,8 @@ pub enum Kind {
     Item,
     Slate,
     Event,
+    /// A live event (`live: true`): the live input's programme.
+    Live,
 }
 
 impl Kind {
@@ -193,6 +195,7 @@ impl Kind {
             Kind::Item => "item",
             Kind::Slate => "slate",
             Kind::Event => "event",
+            Kind::Live => "live",
         }
     }
 }
@@ -210,8 +213,28 @@ impl Lineup {
                 (&e.title, k)
             }
             SlotKind::Gap => ("Slate", Kind::Slate),
-            SlotKind::Event(i) => (&self.schedule.events[i].title, Kind::Event),
+            SlotKind::Event(i) => {
+                let k = match self.playlist.events[i].live() {
+                    Some(_) => Kind::Live,
+                    None => Kind::Event,
+                };
+                (&self.schedule.events[i].title, k)
+            }
         }
+    }
+
+    /// The live event a slot is, if it is one: its title.
+    pub fn live_event(&self, kind: SlotKind) -> Option<&str> {
+        match kind {
+            SlotKind::Event(i) => self.playlist.events[i].live().map(|l| l.title.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The playlist schedules live events: then, with `live.takeover: auto`, a publisher goes
+    /// on air only during them.
+    pub fn has_live_events(&self) -> bool {
+        self.playlist.events.iter().any(|e| e.live().is_some())
     }
 
     /// The media a slot plays, if any (a rotation media item or an event).
@@ -220,7 +243,7 @@ impl Lineup {
             SlotKind::Rotation(i) => match self.schedule.rotation[i].kind {
                 EntryKind::Media(pi) => match &self.playlist.items[pi] {
                     Item::Media(m) => Some(m),
-                    Item::Slate(_) => None,
+                    Item::Slate(_) | Item::Live(_) => None,
                 },
                 EntryKind::Slate(_) => None,
             },
@@ -339,6 +362,8 @@ pub fn build(
         let (kind, duration) = match item {
             Item::Media(m) => (EntryKind::Media(i), durations.length(m, unplayable)),
             Item::Slate(s) => (EntryKind::Slate(i), s.duration),
+            // Validation keeps the live input out of the rotation.
+            Item::Live(_) => continue,
         };
         if duration > Micros::ZERO {
             rotation.push(Entry {
@@ -357,6 +382,7 @@ pub fn build(
             duration: match &e.item {
                 Item::Media(m) => durations.length(m, unplayable),
                 Item::Slate(s) => s.duration,
+                Item::Live(l) => l.duration,
             }
             .max(floor),
         })
@@ -390,6 +416,7 @@ fn fingerprint(playlist: &Playlist, s: &Schedule) -> String {
                 )
             }
             Item::Slate(sl) => text += &format!("slate {}\n", sl.duration.0),
+            Item::Live(l) => text += &format!("live {}\n", l.duration.0),
         }
     }
     for e in &s.rotation {
@@ -406,6 +433,7 @@ fn fingerprint(playlist: &Playlist, s: &Schedule) -> String {
                 )
             }
             Item::Slate(sl) => text += &format!("event {:?} slate {}\n", e.at, sl.duration.0),
+            Item::Live(l) => text += &format!("event {:?} live {}\n", e.at, l.duration.0),
         }
     }
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;

@@ -376,7 +376,7 @@ fn media_of(p: &Playlist) -> Vec<MediaItem> {
         .iter()
         .filter_map(|i| match i {
             Item::Media(m) => Some(m.clone()),
-            Item::Slate(_) => None,
+            Item::Slate(_) | Item::Live(_) => None,
         })
         .chain(p.events.iter().filter_map(|e| e.media().cloned()))
         .filter(|m| m.loudness && m.gain_mdb.is_none())

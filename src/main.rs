@@ -183,6 +183,7 @@ fn run(
     let notifier = playout::notify::Notifier::from_env().context("sd_notify")?;
     let channel = Channel::load(&channel_path)?;
     let playlist = Arc::new(Playlist::load_named(&channel.playlist, &channel.file)?);
+    playout::reload::warn_live(&channel, &playlist);
     init_libav()?;
     // Before anything opens a file: the last run's crash journal is judged first.
     playout::quarantine::install(&playout::quarantine::Paths::beside(&channel.state), paced);
@@ -278,10 +279,7 @@ fn run(
             reload: reload_status.clone(),
             outputs: output_list.clone(),
             hls,
-            live: channel
-                .live
-                .as_ref()
-                .map(|l| (live_air.clone(), l.title.clone())),
+            live: channel.live.as_ref().map(|_| live_air.clone()),
             control: playout::http::ControlState {
                 token: channel.http.api_token.clone(),
                 playlist: channel.playlist.clone(),

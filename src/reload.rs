@@ -92,6 +92,7 @@ impl Reloader {
         let playlist =
             Playlist::load_named(&channel.playlist, &channel.file).map_err(|e| e.to_string())?;
         warn_missing(&playlist);
+        warn_live(&channel, &playlist);
         // A new logo is drawn here, off the media path; one that cannot be drawn rejects the
         // reload and the logo on air stays.
         let look = if channel.overlay != self.channel.overlay || channel.text != self.channel.text {
@@ -177,7 +178,7 @@ fn warn_missing(p: &Playlist) {
         .iter()
         .filter_map(|i| match i {
             Item::Media(m) => Some(&m.path),
-            Item::Slate(_) => None,
+            Item::Slate(_) | Item::Live(_) => None,
         })
         .chain(p.events.iter().filter_map(|e| e.media().map(|m| &m.path)))
         .filter(|path| !path.exists())
@@ -239,4 +240,13 @@ pub fn watch(
 fn same_dir(a: &Path, b: &Path) -> bool {
     let canon = |p: &Path| p.parent().and_then(|d| d.canonicalize().ok());
     canon(a) == canon(b)
+}
+
+/// Live events in a channel with no live input play only their starting-soon slate: said once
+/// per load, as `playout check` says it.
+pub fn warn_live(channel: &Channel, playlist: &Playlist) {
+    let w = crate::playlist::live_without_input(channel, playlist);
+    if let Some(w) = w.strip_prefix("; ") {
+        tracing::warn!(file = %playlist.file.display(), "{w}.");
+    }
 }

@@ -10,14 +10,15 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::edits::signal;
-use common::timeline::{grid_frames, red_and_plain, GridFrame, GRID};
-use common::watch::http_get;
+use common::publish::{
+    is_colour, live_clip, median_and_worst, metric, publish, publish_with, runs_of, KindLog,
+};
+use common::timeline::{grid_frames, red_and_plain};
 use common::*;
 
 /// The two tests share the machine's two cores: one paced channel at a time.
@@ -25,148 +26,6 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 const KEY: &str = "live-key-7f3a9c";
 const FPS: (u32, u32) = (30, 1);
-
-/// A publisher's clip: solid `colour` at `size` and `rate` (fps), a sine in `channels`
-/// channels at `sample_rate`, H.264 with a 1 s GOP and AAC, `secs` long.
-fn live_clip(
-    dir: &Path,
-    name: &str,
-    (colour, size, rate): (&str, &str, u32),
-    (sample_rate, channels): (u32, u32),
-    secs: u32,
-) -> PathBuf {
-    let out = dir.join(format!("{name}.mp4"));
-    let args: Vec<String> = [
-        "-f".to_string(),
-        "lavfi".into(),
-        "-i".into(),
-        format!("color=c={colour}:s={size}:r={rate}:d={secs}"),
-        "-f".into(),
-        "lavfi".into(),
-        "-i".into(),
-        format!("sine=frequency=700:sample_rate={sample_rate}:duration={secs}"),
-        "-ac".into(),
-        channels.to_string(),
-        "-c:v".into(),
-        "libx264".into(),
-        "-preset".into(),
-        "ultrafast".into(),
-        "-pix_fmt".into(),
-        "yuv420p".into(),
-        "-g".into(),
-        rate.to_string(),
-        "-c:a".into(),
-        "aac".into(),
-        "-b:a".into(),
-        "96k".into(),
-    ]
-    .to_vec();
-    common::fixtures::ffmpeg(&args, &out, name);
-    out
-}
-
-/// `ffmpeg -re -i CLIP -c copy` to `url` in `format` (flv or mpegts).
-fn publish(clip: &Path, url: &str, format: &str) -> Child {
-    publish_with(clip, url, format, &[])
-}
-
-/// `publish` with output options before the URL (e.g. `-vn`).
-fn publish_with(clip: &Path, url: &str, format: &str, opts: &[&str]) -> Child {
-    Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-re", "-i"])
-        .arg(clip)
-        .args(opts)
-        .args(["-c", "copy", "-f", format, url])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the ffmpeg publisher")
-}
-
-/// `/api/v1/now`'s `current.kind`, polled every 50 ms.
-/// The poller runs as long as the log is kept.
-struct KindLog(
-    Arc<Mutex<Vec<(Instant, String)>>>,
-    #[allow(dead_code)] common::watch::Poller,
-);
-
-impl KindLog {
-    fn start(port: u16) -> KindLog {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let s = seen.clone();
-        let poller = common::watch::Poller::spawn(Duration::from_millis(50), move || {
-            if let Some((200, body)) = http_get(port, "/api/v1/now") {
-                let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-                let kind = v["current"]["kind"].as_str().unwrap_or("?").to_string();
-                s.lock().unwrap().push((Instant::now(), kind));
-            }
-        });
-        KindLog(seen, poller)
-    }
-
-    /// The first poll at or after `t` where live is (or is not) on air.
-    fn first(&self, t: Instant, live: bool) -> Option<Instant> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(at, k)| *at >= t && (k == "live") == live)
-            .map(|(at, _)| *at)
-    }
-
-    fn wait(&self, t: Instant, live: bool, timeout: Duration) -> Option<Instant> {
-        let until = Instant::now() + timeout;
-        loop {
-            if let Some(at) = self.first(t, live) {
-                return Some(at);
-            }
-            if Instant::now() > until {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-fn metric(port: u16, name: &str, labels: &str) -> f64 {
-    let body = http_get(port, "/metrics")
-        .map(|(_, b)| b)
-        .unwrap_or_default();
-    let want = format!("{name}{labels} ");
-    body.lines()
-        .find_map(|l| l.strip_prefix(&want))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(f64::NAN)
-}
-
-fn is_colour(f: &GridFrame, want: [u8; 3]) -> bool {
-    f.cells[..(GRID.0 * GRID.1) as usize].iter().all(|c| {
-        c.iter()
-            .zip(want)
-            .all(|(a, b)| (*a as i32 - b as i32).abs() < 60)
-    })
-}
-
-/// Runs of consecutive frames for which `pred` holds: (first pts, frames).
-fn runs_of(frames: &[GridFrame], pred: impl Fn(&GridFrame) -> bool) -> Vec<(f64, usize)> {
-    let mut runs: Vec<(f64, usize)> = Vec::new();
-    let mut open = false;
-    for f in frames {
-        match (pred(f), open) {
-            (true, true) => runs.last_mut().expect("open run").1 += 1,
-            (true, false) => runs.push((f.pts, 1)),
-            _ => {}
-        }
-        open = pred(f);
-    }
-    runs
-}
-
-fn median_and_worst(v: &mut [f64]) -> (f64, f64) {
-    v.sort_by(f64::total_cmp);
-    (v[v.len() / 2], *v.last().unwrap_or(&f64::NAN))
-}
 
 fn live_channel(dir: &Path, listen: &str, http: u16) -> PathBuf {
     let playlist = red_and_plain(dir);

@@ -28,8 +28,14 @@ pub(super) fn now(state: &State, query: &str) -> Reply {
     }
     let t = state.timeline.get();
     let mut v = epg::now(&t, at, 5);
-    if let Some((air, title)) = &state.live {
-        if let Some(start) = air.at(at) {
+    let on_air = state.live.as_ref().and_then(|air| air.at(at));
+    if on_air.is_none() && v["current"]["kind"] == "live" {
+        // A live event whose publisher is not on: its starting-soon slate plays.
+        v["current"]["kind"] = "event".into();
+        v["current"]["waiting_for_live"] = true.into();
+    }
+    if let Some(air) = &state.live {
+        if let Some((start, title)) = air.at(at) {
             // Live air replaces what the schedule had; `next` still says what it has next.
             v["current"] = serde_json::json!({
                 "title": title,

@@ -48,7 +48,7 @@ impl Uses {
         if let Ok(p) = crate::playlist::Playlist::load(&state.control.playlist) {
             let items = p.items.iter().filter_map(|i| match i {
                 crate::playlist::Item::Media(m) => Some(m.path.clone()),
-                crate::playlist::Item::Slate(_) => None,
+                crate::playlist::Item::Slate(_) | crate::playlist::Item::Live(_) => None,
             });
             let events = p
                 .events

@@ -72,8 +72,8 @@ pub struct State {
     pub outputs: Arc<crate::output::manager::OutputList>,
     /// The HLS outputs, in the channel's order: the first is also `/hls/index.m3u8`.
     pub hls: Vec<HlsFolder>,
-    /// When the channel was live (from the source) and what the live input is called.
-    pub live: Option<(Arc<crate::live::LiveAir>, String)>,
+    /// When the channel was live and under what title (from the source).
+    pub live: Option<Arc<crate::live::LiveAir>>,
     pub control: ControlState,
 }
 

@@ -55,34 +55,53 @@ impl Shared {
 /// When the channel was live, in channel time (Unix µs): written by the source, read by
 /// `/api/v1/now`. The source runs ahead of the air, so a stretch is known before it airs.
 #[derive(Debug, Default)]
-pub struct LiveAir(Mutex<Vec<(Micros, Option<Micros>)>>);
+pub struct LiveAir(Mutex<Vec<Stretch>>);
+
+/// One stretch of live air: from, to (open while on), and what it is called.
+#[derive(Debug)]
+struct Stretch {
+    start: Micros,
+    end: Option<Micros>,
+    title: String,
+}
 
 /// Stretches kept (the oldest go first).
 const AIR_KEPT: usize = 64;
 
 impl LiveAir {
-    pub fn begin(&self, at: Micros) {
+    pub fn begin(&self, at: Micros, title: &str) {
         let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if v.len() >= AIR_KEPT {
             v.remove(0);
         }
-        v.push((at, None));
+        v.push(Stretch {
+            start: at,
+            end: None,
+            title: title.to_string(),
+        });
     }
 
     pub fn end(&self, at: Micros) {
         let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(last) = v.last_mut() {
-            last.1 = Some(at);
+            last.end = Some(at);
         }
     }
 
-    /// The start of the live stretch on air at `t`, if one is.
-    pub fn at(&self, t: Micros) -> Option<Micros> {
+    /// The start and title of the live stretch on air at `t`, if one is.
+    pub fn at(&self, t: Micros) -> Option<(Micros, String)> {
         let v = self.0.lock().unwrap_or_else(|e| e.into_inner());
         v.iter()
             .rev()
-            .find(|(s, e)| *s <= t && e.map_or(true, |e| t < e))
-            .map(|(s, _)| *s)
+            .find(|s| s.start <= t && s.end.map_or(true, |e| t < e))
+            .map(|s| (s.start, s.title.clone()))
+    }
+
+    /// Whether any live stretch began in `[from, to)`: a live event that has had its
+    /// publisher on says "back shortly" rather than "starting soon".
+    pub fn began_between(&self, from: Micros, to: Micros) -> bool {
+        let v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        v.iter().any(|s| s.start >= from && s.start < to)
     }
 }
 

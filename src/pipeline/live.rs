@@ -13,12 +13,15 @@ use std::time::{Duration, Instant};
 
 use ffmpeg_next as ff;
 
+use super::slate::{render, SlateText};
 use super::splice::{Flow, Splicer};
 use super::ChannelFormat;
+use crate::config::Takeover;
 use crate::libav;
+use crate::lineup::Lineup;
 use crate::live::LiveInput;
 use crate::metrics::Metrics;
-use crate::schedule::rfc3339;
+use crate::schedule::{occurrence_at_or_after, rfc3339, Slot};
 use crate::time::{frames_in, rescale, samples_at_frame, Micros, MICROS};
 
 /// How far ahead of the air the source keeps itself while it waits for live units: enough
@@ -31,9 +34,24 @@ pub struct LiveFeed {
     /// Frame 0 of this run: its channel time and its monotonic instant.
     pub t0: Micros,
     pub instant: Instant,
+    /// A publisher off the air has been logged (once per connection).
+    noted: std::cell::Cell<bool>,
+    /// An off-air publisher's newest unit, kept so that its live event starts on its first
+    /// frame rather than at the next unit to arrive.
+    parked: std::cell::RefCell<Option<crate::live::Unit>>,
 }
 
 impl LiveFeed {
+    pub fn new(input: LiveInput, t0: Micros, instant: Instant) -> Self {
+        LiveFeed {
+            input,
+            t0,
+            instant,
+            noted: std::cell::Cell::new(false),
+            parked: std::cell::RefCell::new(None),
+        }
+    }
+
     /// The channel time on air now.
     fn air_now(&self) -> Micros {
         self.t0 + Micros(self.instant.elapsed().as_micros() as i64)
@@ -41,18 +59,148 @@ impl LiveFeed {
 
     /// A publisher's first picture is waiting: the channel should switch at the next frame.
     pub fn waiting(&self) -> bool {
-        !self.input.units.is_empty()
+        if !self.input.shared.publisher() {
+            // A parked picture of a publisher that has gone is not a publisher waiting.
+            self.parked.take();
+        }
+        self.parked.borrow().is_some() || !self.input.units.is_empty()
+    }
+
+    /// The next unit: the parked one, one waiting, or one that comes within `wait`.
+    fn next_unit(&self, wait: Duration) -> Option<crate::live::Unit> {
+        if let Some(u) = self.parked.take() {
+            return Some(u);
+        }
+        match self.input.units.try_recv() {
+            Ok(u) => Some(u),
+            Err(_) => self.input.units.recv_timeout(wait).ok(),
+        }
+    }
+
+    /// Whether a publisher goes on air in `slot` of `lineup`, under what title and until
+    /// when. With `takeover: auto` a playlist that schedules live events has live only
+    /// during them, up to the event's end; otherwise live goes on air at once and lasts as
+    /// long as the publisher.
+    pub fn admit<'a>(&'a self, lineup: &'a Lineup, slot: &Slot) -> Option<Admit<'a>> {
+        let settings = &self.input.settings;
+        let event = lineup.live_event(slot.kind);
+        match (settings.takeover, event) {
+            (Takeover::Auto, Some(title)) => Some(Admit {
+                title,
+                until: Some(slot.end),
+            }),
+            (Takeover::Always, Some(title)) => Some(Admit { title, until: None }),
+            (Takeover::Auto, None) if lineup.has_live_events() => None,
+            (_, None) => Some(Admit {
+                title: &settings.title,
+                until: None,
+            }),
+        }
+    }
+
+    /// Lets go of what an off-air publisher has sent but its newest picture (live is about
+    /// now: when its time comes it starts from there), saying so once per connection.
+    pub fn off_air(&self, lineup: &Lineup, at: Micros) {
+        let mut n = 0;
+        for u in self.input.units.try_iter() {
+            n += 1;
+            *self.parked.borrow_mut() = Some(u);
+        }
+        if n > 0 && !self.noted.replace(true) {
+            let next =
+                next_live_event(lineup, at).map_or_else(|| "none scheduled".to_string(), rfc3339);
+            tracing::info!(at = %rfc3339(at), next_live_event = %next, "A publisher is connected but stays off the air until its live event (live.takeover: auto).");
+        }
+    }
+
+    /// Called at every boundary: a publisher that has gone will be logged again when back.
+    pub fn tick(&self) {
+        if !self.input.shared.publisher() {
+            self.noted.set(false);
+        }
+    }
+}
+
+/// The start of the first live event at or after `t`.
+pub fn next_live_event(lineup: &Lineup, t: Micros) -> Option<Micros> {
+    let s = &lineup.schedule;
+    lineup
+        .playlist
+        .events
+        .iter()
+        .zip(&s.events)
+        .filter(|(e, _)| e.live().is_some())
+        .filter_map(|(_, e)| occurrence_at_or_after(e.when, s.tz, t))
+        .min()
+}
+
+/// A publisher's takeover: what the air calls it, and the channel time at which it ends
+/// whatever the publisher does (a live event's end).
+pub struct Admit<'a> {
+    pub title: &'a str,
+    pub until: Option<Micros>,
+}
+
+/// A live event's picture while its publisher is not on: the event's title over "Starting
+/// soon" (or "Back shortly" once it has been on air), drawn once and kept while it is asked
+/// for again.
+#[derive(Default)]
+pub struct EventSlate {
+    drawn: Option<(String, bool, ff::frame::Video)>,
+}
+
+impl EventSlate {
+    /// The picture for `title`; `fallback` (the channel's slate) if it cannot be drawn.
+    pub fn picture(
+        &mut self,
+        fmt: &ChannelFormat,
+        (title, resumed): (&str, bool),
+        background: [u8; 3],
+        overlay: Option<&str>,
+        fallback: &ff::frame::Video,
+    ) -> ff::frame::Video {
+        if !matches!(&self.drawn, Some((t, r, _)) if t == title && *r == resumed) {
+            let text = if resumed {
+                "Back shortly"
+            } else {
+                "Starting soon"
+            };
+            let slate = SlateText {
+                title,
+                text,
+                background,
+            };
+            match render(fmt, &slate, overlay) {
+                Ok(f) => self.drawn = Some((title.to_string(), resumed, f)),
+                Err(e) => {
+                    tracing::warn!(%title, error = %e, "The live event's slate cannot be drawn; the channel's slate plays.");
+                    return libav::share(fallback);
+                }
+            }
+        }
+        match &self.drawn {
+            Some((_, _, f)) => libav::share(f),
+            None => libav::share(fallback),
+        }
+    }
+
+    /// A new look (logo, background): draw again.
+    pub fn forget(&mut self) {
+        self.drawn = None;
     }
 }
 
 /// Why the live segment ended.
 enum End {
     Timeout,
+    Scheduled,
     Stop,
 }
 
 /// Plays the live input from the current position until it stops (then `timeout` of its
-/// last picture and silence), the channel's end, or `stop`.
+/// last picture and silence), the frame `until` (a live event's end), the channel's end, or
+/// `stop`.
+#[allow(clippy::too_many_arguments)]
 pub fn play(
     sp: &mut Splicer,
     feed: &LiveFeed,
@@ -60,6 +208,8 @@ pub fn play(
     slate: &ff::frame::Video,
     metrics: &Metrics,
     stop: &std::sync::atomic::AtomicBool,
+    title: &str,
+    until: Option<i64>,
 ) -> Flow {
     let time_of = |f: i64| feed.t0 + Micros(rescale(f, fmt.frame_tb(), MICROS));
     let settings = &feed.input.settings;
@@ -71,13 +221,14 @@ pub fn play(
     let v0 = sp.position_frames();
     let a0 = samples_at_frame(v0, fmt.fps, rate);
     let start = time_of(v0);
-    feed.input.air.begin(start);
+    feed.input.air.begin(start, title);
+    feed.noted.set(false);
     metrics
         .live
         .switches_total
         .with_label_values(&["to_live"])
         .inc();
-    tracing::info!(at = %rfc3339(start), title = %settings.title, reason = "a publisher's first picture arrived", "Switched to the live input.");
+    tracing::info!(at = %rfc3339(start), %title, reason = if until.is_some() { "the live event is on and a publisher's picture is waiting" } else { "a publisher's first picture arrived" }, "Switched to the live input.");
     crate::quarantine::on_air(None);
     sp.begin_item(None, slate);
     let channels = fmt.channels as usize;
@@ -90,6 +241,9 @@ pub fn play(
             break End::Stop;
         }
         let j = sp.position_frames();
+        if until.is_some_and(|u| j >= u) {
+            break End::Scheduled;
+        }
         while feed.input.units.len() > backlog {
             if feed.input.units.try_recv().is_ok() {
                 dropped += 1;
@@ -97,10 +251,7 @@ pub fn play(
         }
         let lead = time_of(j) - feed.air_now() - MIN_LEAD;
         let wait = Duration::from_micros(lead.0.clamp(0, 10 * MICROS.den) as u64);
-        let unit = match feed.input.units.try_recv() {
-            Ok(u) => Some(u),
-            Err(_) => feed.input.units.recv_timeout(wait).ok(),
-        };
+        let unit = feed.next_unit(wait);
         let picture = match unit {
             Some(u) => {
                 for (c, buf) in fifo.iter_mut().enumerate() {
@@ -155,13 +306,25 @@ pub fn play(
     sp.end_item();
     let back_at = time_of(sp.position_frames());
     feed.input.air.end(back_at);
-    if let End::Timeout = end {
+    let reason = match end {
+        End::Timeout => Some(format!("no live picture for {}", settings.timeout)),
+        End::Scheduled => Some(format!(
+            "the live event is over{}",
+            if feed.input.shared.publisher() {
+                " (the publisher stays connected, off the air)"
+            } else {
+                ""
+            }
+        )),
+        End::Stop => None,
+    };
+    if let Some(reason) = reason {
         metrics
             .live
             .switches_total
             .with_label_values(&["to_playlist"])
             .inc();
-        tracing::info!(at = %rfc3339(back_at), live_seconds = (back_at - start).as_secs_f64(), held_frames = held, dropped_units = dropped, reason = format!("no live picture for {}", settings.timeout), "Back to the playlist.");
+        tracing::info!(at = %rfc3339(back_at), live_seconds = (back_at - start).as_secs_f64(), held_frames = held, dropped_units = dropped, %reason, "Back to the playlist.");
     }
     if sp.is_done() || matches!(end, End::Stop) {
         Flow::Stop
@@ -169,3 +332,7 @@ pub fn play(
         Flow::Continue
     }
 }
+
+#[cfg(test)]
+#[path = "live_tests.rs"]
+mod tests;

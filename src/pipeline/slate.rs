@@ -17,6 +17,8 @@ pub struct Look {
     /// The lower third for items (`text`), and the channel's name for its `{channel}`.
     pub text: Option<crate::config::TextSettings>,
     pub channel: String,
+    /// The slate's background, for the pictures drawn later (a live event's).
+    pub background: [u8; 3],
 }
 
 impl Look {
@@ -39,6 +41,7 @@ impl Look {
             slate,
             text: channel.text.clone(),
             channel: channel.name.clone(),
+            background: channel.slate.background,
         })
     }
 }

@@ -90,6 +90,8 @@ pub struct SourceSettings {
     /// The lower third (`text`), and the channel's name for it.
     pub text: Option<crate::config::TextSettings>,
     pub channel: String,
+    /// The slate's background, for a live event's own slate.
+    pub background: [u8; 3],
     /// A changed look from the reloader, taken at the next boundary.
     pub looks: Arc<LookBox>,
     /// Channel time after which the source ends the stream (`--for`).
@@ -122,12 +124,15 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
     };
     // A skip asked for while the last slot played, with the title it cut short.
     let skip: RefCell<Option<(SkipReply, String)>> = RefCell::new(None);
+    let mut event_slate = super::live::EventSlate::default();
     while !(s.stop.load(Ordering::Relaxed) || splicer.is_done()) {
         let pos = clock.time_of(splicer.position_frames());
         if let Some(look) = s.looks.take() {
             s.slate = look.slate;
             s.overlay = look.overlay;
             s.text = look.text;
+            s.background = look.background;
+            event_slate.forget();
             tracing::info!(at = %rfc3339(pos), logo = s.overlay.is_some(), "New overlay takes effect.");
         }
         s.frontier.set(pos);
@@ -152,24 +157,39 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
                 at: pos,
             }));
         }
+        if let Some(feed) = &s.live {
+            feed.tick();
+        }
         if let Some(feed) = s.live.as_ref().filter(|f| f.waiting()) {
-            // A publisher's picture is waiting: live from this frame; then the schedule
-            // goes on from wherever the clock has got to.
-            prefetch = None;
-            let flow = super::live::play(&mut splicer, feed, &s.fmt, &s.slate, &s.metrics, &s.stop);
-            if flow == Flow::Stop {
-                break;
+            // A publisher's picture is waiting: live from this frame if its time has come;
+            // then the schedule goes on from wherever the clock has got to.
+            let lineup = tl.lineup.clone();
+            let at = splicer.position_frames();
+            let (now, _) = clock.slot_at(&lineup, tl.anchor, at);
+            match feed.admit(&lineup, &now) {
+                Some(admit) if admit.until.map_or(true, |u| clock.frame_at(u) > at) => {
+                    prefetch = None;
+                    let until = admit.until.map(|u| clock.frame_at(u));
+                    let flow = super::live::play(
+                        &mut splicer,
+                        feed,
+                        &s.fmt,
+                        &s.slate,
+                        &s.metrics,
+                        &s.stop,
+                        admit.title,
+                        until,
+                    );
+                    if flow == Flow::Stop {
+                        break;
+                    }
+                    continue;
+                }
+                _ => feed.off_air(&lineup, pos),
             }
-            continue;
         }
         let lineup = tl.lineup.clone();
-        let mut slot = resolve(&lineup.schedule, tl.anchor, pos);
-        let mut end = clock.frame_at(slot.end);
-        if end <= splicer.position_frames() {
-            // The slot ends inside this frame: the frame belongs to what follows.
-            slot = resolve(&lineup.schedule, tl.anchor, slot.end);
-            end = clock.frame_at(slot.end).max(splicer.position_frames() + 1);
-        }
+        let (slot, end) = clock.slot_at(&lineup, tl.anchor, splicer.position_frames());
         if let SlotKind::Rotation(i) = slot.kind {
             last_rotation = Some(i);
         }
@@ -196,9 +216,12 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
         };
         let mut check = |at: i64| -> Option<i64> {
             s.frontier.set(clock.time_of(at));
-            if s.live.as_ref().is_some_and(|f| f.waiting()) {
-                cut.set(cut.get().min(at + 1));
-                return Some(cut.get());
+            if let Some(feed) = s.live.as_ref().filter(|f| f.waiting()) {
+                if feed.admit(&lineup, &slot).is_some() {
+                    cut.set(cut.get().min(at + 1));
+                    return Some(cut.get());
+                }
+                feed.off_air(&lineup, clock.time_of(at));
             }
             while let Ok(Control::Skip { on_air, reply }) = s.control.try_recv() {
                 if on_air < slot.start {
@@ -265,7 +288,18 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
         let flow = match media.zip(opened) {
             None => {
                 tracing::info!(item = %title, kind = kind.as_str(), frames = end - splicer.position_frames(), "Slate started.");
-                fill_checked(&mut splicer, &cut, &s.slate, &mut check, s.fmt.fps)
+                let picture = match (lineup.live_event(slot.kind), &s.live) {
+                    // A live event with no publisher on: its own slate.
+                    (Some(t), live) => {
+                        let resumed = live
+                            .as_ref()
+                            .is_some_and(|f| f.input.air.began_between(slot.start, pos));
+                        let o = s.overlay.as_deref();
+                        event_slate.picture(&s.fmt, (t, resumed), s.background, o, &s.slate)
+                    }
+                    (None, _) => crate::libav::share(&s.slate),
+                };
+                fill_checked(&mut splicer, &cut, &picture, &mut check, s.fmt.fps)
             }
             Some((m, (start, opened))) => {
                 let frames = end - splicer.position_frames();
@@ -379,6 +413,18 @@ impl FrameClock {
     /// The frame that starts nearest to `t`.
     fn frame_at(&self, t: Micros) -> i64 {
         rescale((t - self.t0).0, MICROS, self.fps.invert())
+    }
+
+    /// The slot that `frame` belongs to, and the frame at which it ends. A slot that ends
+    /// inside a frame gives that frame to what follows.
+    fn slot_at(&self, lineup: &Lineup, anchor: Anchor, frame: i64) -> (Slot, i64) {
+        let slot = resolve(&lineup.schedule, anchor, self.time_of(frame));
+        let end = self.frame_at(slot.end);
+        if end > frame {
+            return (slot, end);
+        }
+        let slot = resolve(&lineup.schedule, anchor, slot.end);
+        (slot, self.frame_at(slot.end).max(frame + 1))
     }
 }
 

@@ -68,14 +68,33 @@ fn summary(channel: &Channel, playlist: &Playlist) -> String {
     };
     let n = playlist.items.len();
     format!(
-        "channel {}: {}x{} {} fps, {outputs}, playlist {} ({n} item{}){}",
+        "channel {}: {}x{} {} fps, {outputs}, playlist {} ({n} item{}){}{}",
         channel.name,
         v.width,
         v.height,
         format_fps(v.fps),
         shown_path(&channel.playlist, &channel.file),
         if n == 1 { "" } else { "s" },
-        missing_media(playlist)
+        missing_media(playlist),
+        live_without_input(channel, playlist)
+    )
+}
+
+/// A warning for live events in a channel with no `live:` input: they play only their
+/// "starting soon" slate.
+pub fn live_without_input(channel: &Channel, playlist: &Playlist) -> String {
+    let live: Vec<usize> = (0..playlist.events.len())
+        .filter(|&i| playlist.events[i].live().is_some())
+        .collect();
+    if channel.live.is_some() || live.is_empty() {
+        return String::new();
+    }
+    let places: Vec<String> = live.iter().map(|i| format!("events[{i}]")).collect();
+    format!(
+        "; {} {} live but the channel has no `live` input: only the starting-soon slate will \
+         play (add `live: {{ listen: … }}` to the channel file)",
+        places.join(", "),
+        if live.len() == 1 { "is" } else { "are" }
     )
 }
 

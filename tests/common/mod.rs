@@ -20,7 +20,8 @@
 //!   ffprobe and frame grids of a window of it; `sampler`: RSS/fd/metrics sampling and the
 //!   RSS slope.
 //! - `hls`: HTTP requests that keep headers, live media playlists, MPEG-TS segment probes.
-//! - `live`: `Playout`, the binary running in the background with timestamped stderr lines.
+//! - `live`: `Playout`, the binary running in the background with timestamped stderr lines;
+//!   `publish`: live publishers (`ffmpeg -re`), the `/api/v1/now` kinds over time, colour runs.
 //! - here: YAML writers for channel and playlist files, and `run_playout`.
 #![allow(dead_code, unused_imports)]
 
@@ -37,6 +38,7 @@ pub mod nginx;
 pub mod probe;
 pub mod prom;
 pub mod proxy;
+pub mod publish;
 pub mod recording;
 pub mod sampler;
 pub mod soak;

@@ -22,7 +22,7 @@ use crate::lineup::Lineup;
 use crate::live::LiveInput;
 use crate::metrics::Metrics;
 use crate::schedule::{occurrence_at_or_after, rfc3339, Slot};
-use crate::time::{frames_in, rescale, samples_at_frame, Micros, MICROS};
+use crate::time::{frames_in, samples_at_frame, Micros, MICROS};
 
 /// How far ahead of the air the source keeps itself while it waits for live units: enough
 /// for the encoder's lookahead and the pacer never to run dry.
@@ -211,7 +211,11 @@ pub fn play(
     title: &str,
     until: Option<i64>,
 ) -> Flow {
-    let time_of = |f: i64| feed.t0 + Micros(rescale(f, fmt.frame_tb(), MICROS));
+    let clock = super::follow::FrameClock {
+        t0: feed.t0,
+        fps: fmt.fps,
+    };
+    let time_of = |f: i64| clock.time_of(f);
     let settings = &feed.input.settings;
     let timeout = frames_in(settings.timeout, fmt.fps).max(1);
     let rejoin = frames_in(settings.rejoin, fmt.fps);

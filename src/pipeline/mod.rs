@@ -5,6 +5,7 @@
 //! a fatal error all shut down the same way.
 
 pub mod encode;
+mod follow;
 pub mod item;
 pub mod live;
 pub mod normalise;

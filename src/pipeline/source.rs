@@ -10,21 +10,22 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender};
 use ffmpeg_next as ff;
 
+use super::follow::{FrameClock, Prefetch, Updates};
 use super::item::{play, Outcome, Take};
 use super::live::LiveFeed;
-use super::open::{open, OpenError, Opened};
+use super::open::open;
 use super::slate::LookBox;
 use super::splice::{Flow, Splicer};
 use super::{ChannelFormat, Media};
 use crate::lineup::{continue_index, Lineup, Timeline, TimelineCell};
 use crate::loudness::Meter;
 use crate::metrics::Metrics;
-use crate::schedule::{occurrence_at_or_after, resolve, rfc3339, Anchor, Slot, SlotKind};
+use crate::schedule::{resolve, rfc3339, Anchor, Slot, SlotKind};
 use crate::state::{self, SavedState};
-use crate::time::{frames_in, rescale, Micros, MICROS};
+use crate::time::{frames_in, Micros};
 
 /// What an operator asks of the source (the control API sends it).
 #[derive(Debug)]
@@ -361,73 +362,6 @@ fn fill_checked(
     }
 }
 
-/// Lineups sent by the reloader, taken at boundaries; events in one not yet taken already
-/// count (an event added for ten seconds from now must happen).
-struct Updates<'a> {
-    rx: &'a Receiver<Arc<Lineup>>,
-    pending: RefCell<Option<Arc<Lineup>>>,
-}
-
-impl Updates<'_> {
-    fn poll(&self) {
-        while let Ok(l) = self.rx.try_recv() {
-            *self.pending.borrow_mut() = Some(l);
-        }
-    }
-
-    fn take(&self) -> Option<Arc<Lineup>> {
-        self.poll();
-        self.pending.borrow_mut().take()
-    }
-
-    /// The lineup waiting for the next boundary, if any.
-    fn pending(&self) -> Option<Arc<Lineup>> {
-        self.poll();
-        self.pending.borrow().clone()
-    }
-
-    /// The first event of the pending lineup starting after `t`.
-    fn next_event(&self, t: Micros) -> Option<Micros> {
-        self.poll();
-        let p = self.pending.borrow();
-        let l = p.as_ref()?;
-        l.schedule
-            .events
-            .iter()
-            .filter_map(|e| occurrence_at_or_after(e.when, l.schedule.tz, Micros(t.0 + 1)))
-            .min()
-    }
-}
-
-/// Maps frame numbers of this run to channel time and back, exactly.
-struct FrameClock {
-    t0: Micros,
-    fps: crate::time::Rational,
-}
-
-impl FrameClock {
-    fn time_of(&self, frame: i64) -> Micros {
-        self.t0 + Micros(rescale(frame, self.fps.invert(), MICROS))
-    }
-
-    /// The frame that starts nearest to `t`.
-    fn frame_at(&self, t: Micros) -> i64 {
-        rescale((t - self.t0).0, MICROS, self.fps.invert())
-    }
-
-    /// The slot that `frame` belongs to, and the frame at which it ends. A slot that ends
-    /// inside a frame gives that frame to what follows.
-    fn slot_at(&self, lineup: &Lineup, anchor: Anchor, frame: i64) -> (Slot, i64) {
-        let slot = resolve(&lineup.schedule, anchor, self.time_of(frame));
-        let end = self.frame_at(slot.end);
-        if end > frame {
-            return (slot, end);
-        }
-        let slot = resolve(&lineup.schedule, anchor, slot.end);
-        (slot, self.frame_at(slot.end).max(frame + 1))
-    }
-}
-
 /// Where in the file an item whose slot starts at `slot_start` begins when the channel
 /// reaches it at `pos` (a frame boundary, up to a frame after the slot's start; or later,
 /// when the channel starts mid-slot).
@@ -440,34 +374,5 @@ fn save_state(s: &SourceSettings, tl: &Timeline, title: &str, slot: &Slot) {
     let saved = SavedState::new(tl.anchor, &tl.lineup.fingerprint, title, slot.start);
     if let Err(e) = state::save(path, &saved) {
         tracing::warn!(file = %path.display(), error = %e, "Cannot write the state file; a restart will not resume.");
-    }
-}
-
-struct Prefetch {
-    path: PathBuf,
-    in_point: Micros,
-    rx: Receiver<Result<Opened, OpenError>>,
-}
-
-impl Prefetch {
-    fn spawn(path: PathBuf, in_point: Micros) -> Self {
-        let (tx, rx) = bounded(1);
-        let p = path.clone();
-        let spawned = std::thread::Builder::new()
-            .name("open-ahead".into())
-            .spawn(move || {
-                let _ = tx.send(open(&p, in_point));
-            });
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "Could not start the open-ahead thread.");
-        }
-        Prefetch { path, in_point, rx }
-    }
-
-    fn take(self) -> Result<Opened, OpenError> {
-        match self.rx.recv() {
-            Ok(r) => r,
-            Err(_) => open(&self.path, self.in_point),
-        }
     }
 }

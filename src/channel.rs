@@ -211,7 +211,14 @@ pub fn start(
     // air to take over: their clock is simulated.
     let live = match (&channel.live, opts.paced) {
         (Some(l), true) => Some(pipeline::live::LiveFeed::new(
-            crate::live::start(l, &fmt, metrics.clone(), opts.stop.clone(), opts.live_air)?,
+            crate::live::start(
+                l,
+                &fmt,
+                metrics.clone(),
+                opts.stop.clone(),
+                opts.live_air,
+                opts.cell.clone(),
+            )?,
             origin.wall,
             origin.instant,
         )),

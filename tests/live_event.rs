@@ -6,7 +6,8 @@
 //! still sending, and the playlist comes back at the event's end to the frame, the publisher
 //! kept off the air. "Late show": a publisher connects six seconds early and waits off the air
 //! (`live.takeover: auto`); it goes on air at the event's first frame, stops, and the rest of
-//! the event is its slate ("Back shortly"); then the playlist. All in one publish session
+//! the event is its slate ("Back shortly"); then the playlist. A publisher more than
+//! `live.early` before the first event is refused as `not_scheduled`. All in one publish session
 //! with no irregular frame step and no audio hole; the guide lists both as live.
 mod common;
 
@@ -53,7 +54,7 @@ fn channel(dir: &Path, live_port: u16, http: u16, events: &str) -> std::path::Pa
          video: {{ width: 320, height: 180, fps: 30, bitrate: 400k, preset: ultrafast, keyframe_interval: 2s }}\n\
          audio: {{ sample_rate: 48000, channels: 2, bitrate: 64k }}\n\
          slate: {{ text: \"Back soon\", background: \"#ff00ff\" }}\n\
-         live: {{ listen: \"rtmp://127.0.0.1:{live_port}/live/${{LIVE_KEY}}\", timeout: 1s, rejoin: 2s }}\n\
+         live: {{ listen: \"rtmp://127.0.0.1:{live_port}/live/${{LIVE_KEY}}\", timeout: 1s, rejoin: 2s, early: 10s }}\n\
          http: {{ listen: \"127.0.0.1:{http}\" }}\n"
     );
     let path = dir.join("live-event.yaml");
@@ -79,8 +80,8 @@ fn a_scheduled_live_event_waits_airs_and_ends_on_time() {
     let (live_port, http) = (free_port(), free_port());
     // Whole seconds, so that the events' times are exact in the file.
     let w0 = DateTime::<Utc>::from_timestamp(Utc::now().timestamp() + 2, 0).unwrap();
-    let (a, a_end) = (at_secs(w0, 14.0), at_secs(w0, 28.0));
-    let (b, b_end) = (at_secs(w0, 42.0), at_secs(w0, 54.0));
+    let (a, a_end) = (at_secs(w0, 18.0), at_secs(w0, 32.0));
+    let (b, b_end) = (at_secs(w0, 46.0), at_secs(w0, 58.0));
     let events = format!(
         "events:\n  - at: {}\n    live: true\n    duration: 14s\n    title: Evening show\n  - at: {}\n    live: true\n    duration: 12s\n    title: Late show\n",
         q(&rfc3339(a)),
@@ -143,6 +144,29 @@ fn a_scheduled_live_event_waits_airs_and_ends_on_time() {
         if !epg.contains(&prog) {
             failures.push(format!("epg.xml has no live programme {title:?}"));
         }
+    }
+
+    // Too early (more than live.early before the first live event): refused.
+    let t_x = Instant::now();
+    let mut too_early = publish(&short, &url, "flv");
+    let refused = (0..40).find_map(|_| {
+        thread::sleep(Duration::from_millis(100));
+        p.line_after(t_x, &["publisher refused", "not_scheduled"])
+    });
+    let _ = too_early.kill();
+    let _ = too_early.wait();
+    println!(
+        "a publisher {:.1} s before the first live event: {:?}",
+        secs(Utc::now(), a),
+        refused.as_ref().map(|(at, l)| (
+            *at - t_x,
+            l.split("detail=").nth(1).unwrap_or("").to_string()
+        ))
+    );
+    if refused.is_none() || kinds.first(t_x, true).is_some() {
+        failures.push(format!(
+            "a publisher with no live event near was not refused: {refused:?}"
+        ));
     }
 
     // "Evening show": its slate from its start, nobody there yet.
@@ -237,7 +261,17 @@ fn a_scheduled_live_event_waits_airs_and_ends_on_time() {
         "playout_live_switches_total",
         "{direction=\"to_playlist\"}",
     );
-    println!("metrics: to_live {to_live}, to_playlist {to_playlist}");
+    let not_scheduled = metric(
+        http,
+        "playout_live_refused_total",
+        "{reason=\"not_scheduled\"}",
+    );
+    println!("metrics: to_live {to_live}, to_playlist {to_playlist}, refused not_scheduled {not_scheduled}");
+    if not_scheduled != 1.0 {
+        failures.push(format!(
+            "not_scheduled refusals: {not_scheduled} (expected 1)"
+        ));
+    }
     if (to_live, to_playlist) != (2.0, 2.0) {
         failures.push(format!(
             "switches {to_live} to live, {to_playlist} back (expected 2 and 2)"

@@ -13,14 +13,15 @@ use crate::time::Micros;
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "live settings: a mapping with listen and optionally timeout, rejoin, takeover \
-                 and title"
+    expecting = "live settings: a mapping with listen and optionally timeout, rejoin, takeover, \
+                 early and title"
 )]
 pub(super) struct LiveFile {
     listen: Text<4096>,
     timeout: Option<Micros>,
     rejoin: Option<Micros>,
     takeover: Option<Text<16>>,
+    early: Option<Micros>,
     title: Option<Text<200>>,
 }
 
@@ -34,6 +35,9 @@ pub struct LiveSettings {
     /// live frame resumes the takeover: the bridge waits for it instead of handing back.
     pub rejoin: Micros,
     pub takeover: Takeover,
+    /// With `takeover: auto` and live events: how long before one a publisher may connect
+    /// and wait off the air. Earlier, with no live event on, it is refused (`not_scheduled`).
+    pub early: Micros,
     /// What `/api/v1/now` and the logs call an unscheduled takeover.
     pub title: String,
 }
@@ -144,6 +148,13 @@ pub(super) fn validate_live(
             Takeover::Auto
         }
     };
+    let early = raw.early.unwrap_or(Micros::from_secs(3600));
+    if early < Micros::ZERO || early > crate::config::MAX_SPAN {
+        p.add(
+            "live.early",
+            format!("{early} is out of range (expected 0s..=24h)"),
+        );
+    }
     let title = raw.title.map(|t| t.0).unwrap_or_else(|| "Live".into());
     if title.trim().is_empty() || title.chars().any(char::is_control) {
         p.add(
@@ -156,6 +167,7 @@ pub(super) fn validate_live(
         timeout,
         rejoin,
         takeover,
+        early,
         title,
     })
 }

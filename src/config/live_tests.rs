@@ -32,6 +32,7 @@ fn defaults_and_an_rtmp_key_from_the_environment() {
     assert_eq!(l.timeout, Micros::from_secs(1));
     assert_eq!(l.rejoin, Micros::from_secs(5));
     assert_eq!(l.takeover, Takeover::Auto);
+    assert_eq!(l.early, Micros::from_secs(3600));
     assert_eq!(l.title, "Live");
     match &l.listen {
         LiveListen::Rtmp { addr, app, key } => {
@@ -47,8 +48,9 @@ fn defaults_and_an_rtmp_key_from_the_environment() {
 
 #[test]
 fn srt_with_passphrase_and_latency() {
-    let c = parse(r#"listen: "srt://0.0.0.0:9000?passphrase=0123456789ab&latency=200", timeout: 2s, rejoin: 0s, takeover: always, title: Studio"#).unwrap();
+    let c = parse(r#"listen: "srt://0.0.0.0:9000?passphrase=0123456789ab&latency=200", timeout: 2s, rejoin: 0s, takeover: always, early: 10m, title: Studio"#).unwrap();
     let l = c.live.unwrap();
+    assert_eq!(l.early, Micros::from_secs(600));
     assert_eq!(
         (l.timeout, l.rejoin, l.takeover, l.title.as_str()),
         (
@@ -116,6 +118,11 @@ fn mistakes_are_named_and_secrets_never_quoted() {
         (
             r#"listen: "rtmp://127.0.0.1:1936/live/${LIVE_KEY}", takeover: sometimes"#,
             "live.takeover: \"sometimes\" is not a takeover rule",
+            "",
+        ),
+        (
+            r#"listen: "rtmp://127.0.0.1:1936/live/${LIVE_KEY}", early: 25h"#,
+            "is out of range (expected 0s..=24h)",
             "",
         ),
     ];

@@ -12,6 +12,7 @@
 //! and hands back when the units stop (`pipeline::live`). The listener is up from start to
 //! end, whatever the outputs do.
 
+pub mod admission;
 pub mod reader;
 pub mod relay;
 pub mod rtmp;
@@ -44,11 +45,21 @@ pub struct Unit {
 pub struct Shared {
     /// A publisher with the right key is connected (it may not have sent a picture yet).
     pub publisher: AtomicBool,
+    /// What the schedule says about letting a publisher in (none: everyone is).
+    pub admission: Option<admission::Admission>,
 }
 
 impl Shared {
     pub fn publisher(&self) -> bool {
         self.publisher.load(Ordering::Relaxed)
+    }
+
+    /// Whether a publisher with the right key may connect now (`Err`: why not).
+    pub fn admit(&self) -> Result<(), String> {
+        match &self.admission {
+            Some(a) => a.check(crate::clock::wall_now()),
+            None => Ok(()),
+        }
     }
 }
 
@@ -132,8 +143,12 @@ pub fn start(
     metrics: Arc<Metrics>,
     stop: Arc<AtomicBool>,
     air: Arc<LiveAir>,
+    timeline: Arc<crate::lineup::TimelineCell>,
 ) -> Result<LiveInput, LiveError> {
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Shared {
+        publisher: AtomicBool::new(false),
+        admission: Some(admission::Admission::new(settings, timeline)),
+    });
     let (tx, rx) = bounded(UNITS);
     let url = match &settings.listen {
         LiveListen::Rtmp { app, key, .. } => {

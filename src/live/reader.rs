@@ -68,6 +68,12 @@ impl Reader {
             match ff::format::input_with_interrupt_and_dictionary(&url, interrupt, opts) {
                 Ok(input) => {
                     if !rtmp {
+                        // The passphrase was right (libsrt checked it); the schedule decides.
+                        if let Err(why) = self.shared.admit() {
+                            self.refuse("not_scheduled", &why);
+                            drop(input);
+                            continue;
+                        }
                         self.shared.publisher.store(true, Ordering::Release);
                         self.metrics.live.connected.set(1);
                         tracing::info!("Live input: SRT publisher connected.");

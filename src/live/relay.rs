@@ -215,6 +215,17 @@ fn session(mut client: TcpStream, peer: SocketAddr, gate: &Gate) {
                     );
                     break;
                 }
+                if let Err(why) = gate.shared.admit() {
+                    refuse(
+                        gate,
+                        peer,
+                        &Refusal {
+                            reason: "not_scheduled",
+                            detail: why,
+                        },
+                    );
+                    break;
+                }
                 tracing::info!(%peer, "Live input: publisher connected with the right key.");
                 gate.shared.publisher.store(true, Ordering::Release);
                 gate.metrics.live.connected.set(1);

@@ -17,6 +17,7 @@ fn feed(takeover: Takeover) -> LiveFeed {
         timeout: Micros::from_secs(1),
         rejoin: Micros::from_secs(5),
         takeover,
+        early: Micros::from_secs(3600),
         title: "Studio".into(),
     };
     let input = LiveInput {

@@ -15,11 +15,24 @@ use super::watch::http_get;
 pub fn live_clip(
     dir: &Path,
     name: &str,
+    picture: (&str, &str, u32),
+    sound: (u32, u32),
+    secs: u32,
+) -> PathBuf {
+    live_clip_as(dir, &format!("{name}.mp4"), picture, sound, secs)
+}
+
+/// `live_clip` in the container `file`'s extension says (`.ts`: MPEG-TS, whose files can be
+/// joined end to end into one stream that changes shape where they meet).
+pub fn live_clip_as(
+    dir: &Path,
+    file: &str,
     (colour, size, rate): (&str, &str, u32),
     (sample_rate, channels): (u32, u32),
     secs: u32,
 ) -> PathBuf {
-    let out = dir.join(format!("{name}.mp4"));
+    let name = file;
+    let out = dir.join(file);
     let args: Vec<String> = [
         "-f".to_string(),
         "lavfi".into(),

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use common::edits::signal;
 use common::publish::{
-    is_colour, live_clip, median_and_worst, metric, publish, publish_with, runs_of, KindLog,
+    is_colour, live_clip, median_and_worst, metric, publish, publish_with, run_live_channel,
+    runs_of, KindLog,
 };
 use common::timeline::{grid_frames, red_and_plain};
 use common::*;
@@ -62,17 +63,7 @@ fn rtmp_publishers_take_over_and_hand_back_in_one_session() {
         http,
     );
     let out = nginx.url("ch");
-    let p = Playout::spawn(
-        &[
-            "run",
-            ch.to_str().unwrap(),
-            "--output",
-            &out,
-            "--for",
-            "10m",
-        ],
-        &[("LIVE_KEY", KEY)],
-    );
+    let p = run_live_channel(&ch, &out, &[("LIVE_KEY", KEY)]);
     let url = |key: &str| format!("rtmp://127.0.0.1:{live_port}/live/{key}");
     let mut failures: Vec<String> = Vec::new();
     let started = Instant::now();
@@ -344,17 +335,7 @@ fn an_srt_publisher_takes_over_and_hands_back() {
         &format!("srt://127.0.0.1:{port}?passphrase=${{LIVE_PASS}}"),
         http,
     );
-    let p = Playout::spawn(
-        &[
-            "run",
-            ch.to_str().unwrap(),
-            "--output",
-            &nginx.url("srt"),
-            "--for",
-            "10m",
-        ],
-        &[("LIVE_PASS", pass)],
-    );
+    let p = run_live_channel(&ch, &nginx.url("srt"), &[("LIVE_PASS", pass)]);
     let kinds = KindLog::start(http);
     thread::sleep(Duration::from_secs(5));
     let mut failures = Vec::new();

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use common::edits::signal;
-use common::publish::{is_colour, live_clip, metric, publish, runs_of, KindLog};
+use common::publish::{is_colour, live_clip, metric, publish, run_live_channel, runs_of, KindLog};
 use common::timeline::{at_secs, grid_frames, parse_time, red_and_plain, rfc3339, secs, GridFrame};
 use common::watch::http_get;
 use common::*;
@@ -97,17 +97,7 @@ fn a_scheduled_live_event_waits_airs_and_ends_on_time() {
         + &String::from_utf8_lossy(&checked.stderr);
     println!("playout check: {}", said.trim());
     assert!(checked.status.success(), "{said}");
-    let p = Playout::spawn(
-        &[
-            "run",
-            ch.to_str().unwrap(),
-            "--output",
-            &nginx.url("ev"),
-            "--for",
-            "10m",
-        ],
-        &[("LIVE_KEY", KEY)],
-    );
+    let p = run_live_channel(&ch, &nginx.url("ev"), &[("LIVE_KEY", KEY)]);
     let kinds = KindLog::start(http);
     let url = format!("rtmp://127.0.0.1:{live_port}/live/{KEY}");
     let mut failures: Vec<String> = Vec::new();

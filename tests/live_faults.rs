@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use common::edits::signal;
 use common::publish::{
-    is_colour, live_clip, live_clip_as, metric, publish, publish_with, runs_of, KindLog,
+    is_colour, live_clip, live_clip_as, metric, publish, publish_with, run_live_channel, runs_of,
+    KindLog,
 };
 use common::timeline::{grid_frames, red_and_plain};
 use common::*;
@@ -72,17 +73,7 @@ fn a_publisher_of_undecodable_video_is_refused_and_never_airs() {
         &format!("rtmp://127.0.0.1:{port}/live/${{LIVE_KEY}}"),
         http,
     );
-    let p = Playout::spawn(
-        &[
-            "run",
-            ch.to_str().unwrap(),
-            "--output",
-            &nginx.url("bad"),
-            "--for",
-            "10m",
-        ],
-        &[("LIVE_KEY", KEY)],
-    );
+    let p = run_live_channel(&ch, &nginx.url("bad"), &[("LIVE_KEY", KEY)]);
     let kinds = KindLog::start(http);
     thread::sleep(Duration::from_secs(4));
     let mut failures = Vec::new();
@@ -160,17 +151,7 @@ fn a_publisher_that_changes_shape_mid_stream_stays_on_air_renormalised() {
     std::fs::write(&joined, bytes).unwrap();
     let (port, http) = (free_port(), free_port());
     let ch = channel(d, &format!("srt://127.0.0.1:{port}"), http);
-    let p = Playout::spawn(
-        &[
-            "run",
-            ch.to_str().unwrap(),
-            "--output",
-            &nginx.url("shape"),
-            "--for",
-            "10m",
-        ],
-        &[],
-    );
+    let p = run_live_channel(&ch, &nginx.url("shape"), &[]);
     let kinds = KindLog::start(http);
     thread::sleep(Duration::from_secs(4));
     let mut failures = Vec::new();

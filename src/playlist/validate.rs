@@ -141,15 +141,12 @@ fn validate_live(raw: EventFile, at: &str, p: &mut Problems) -> Option<Item> {
         ("loudness", raw.loudness.is_some()),
         ("overlay", raw.overlay.is_some()),
     ];
-    for (field, _) in fields.iter().filter(|(_, given)| *given) {
-        p.add(
-            format!("{at}.{field}"),
-            format!(
-                "a live event takes no `{field}` (expected `at`, `live: true`, `duration` and \
-                 optionally `title`: the live input plays for `duration`)"
-            ),
-        );
-    }
+    not_taken(p, at, &fields, |field| {
+        format!(
+            "a live event takes no `{field}` (expected `at`, `live: true`, `duration` and \
+             optionally `title`: the live input plays for `duration`)"
+        )
+    });
     let Some(duration) = raw.duration else {
         p.add(
             at,
@@ -163,6 +160,14 @@ fn validate_live(raw: EventFile, at: &str, p: &mut Problems) -> Option<Item> {
         duration,
         title: title.unwrap_or_else(|| "Live".to_string()),
     }))
+}
+
+/// Each of `fields` that was given, when this kind of entry takes none of them: a problem
+/// at its place, saying `why`.
+fn not_taken(p: &mut Problems, at: &str, fields: &[(&str, bool)], why: impl Fn(&str) -> String) {
+    for (field, _) in fields.iter().filter(|(_, given)| *given) {
+        p.add(format!("{at}.{field}"), why(field));
+    }
 }
 
 /// A title as given, checked: one line of 1..=200 characters.
@@ -212,15 +217,12 @@ fn validate_item(raw: ItemFile, at: &str, playlist: &Path, p: &mut Problems) -> 
                 ("loudness", raw.loudness.is_some()),
                 ("overlay", raw.overlay.is_some()),
             ];
-            for (field, _) in fields.iter().filter(|(_, given)| *given) {
-                p.add(
-                    format!("{at}.{field}"),
-                    format!(
-                        "a slate item takes no `{field}` (expected only `slate` and `title`; \
-                         `slate` is its duration)"
-                    ),
-                );
-            }
+            not_taken(p, at, &fields, |field| {
+                format!(
+                    "a slate item takes no `{field}` (expected only `slate` and `title`; \
+                     `slate` is its duration)"
+                )
+            });
             check_span(p, &format!("{at}.slate"), duration, true);
             Some(Item::Slate(SlateItem {
                 duration,

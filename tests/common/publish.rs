@@ -176,3 +176,10 @@ pub fn median_and_worst(v: &mut [f64]) -> (f64, f64) {
     v.sort_by(f64::total_cmp);
     (v[v.len() / 2], *v.last().unwrap_or(&f64::NAN))
 }
+
+/// `playout run CHANNEL --output OUTPUT --for 10m` in the background with `envs`: a paced
+/// channel the test ends with a signal.
+pub fn run_live_channel(channel: &Path, output: &str, envs: &[(&str, &str)]) -> super::Playout {
+    let ch = channel.to_str().expect("a UTF-8 path");
+    super::Playout::spawn(&["run", ch, "--output", output, "--for", "10m"], envs)
+}

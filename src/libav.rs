@@ -118,3 +118,19 @@ pub fn open_output(
         _guard: interrupt.guard,
     })
 }
+
+/// The codec's out-of-band headers (`extradata`: H.264's SPS/PPS in avcC form, AAC's
+/// AudioSpecificConfig), copied out; empty when there are none.
+pub fn extradata(params: &ff::codec::Parameters) -> Vec<u8> {
+    // SAFETY: `params` wraps a valid `AVCodecParameters`; `extradata` is either null or points
+    // to `extradata_size` readable bytes that libav owns for the parameters' lifetime, and we
+    // copy them out before returning without keeping the pointer.
+    unsafe {
+        let p = params.as_ptr();
+        let (data, size) = ((*p).extradata, (*p).extradata_size);
+        if data.is_null() || size <= 0 {
+            return Vec::new();
+        }
+        std::slice::from_raw_parts(data, size as usize).to_vec()
+    }
+}

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender};
 use ffmpeg_next as ff;
 
+use super::copied::{send_audio, AudioAligner};
 use super::{ChannelFormat, Media};
 use crate::config::{AudioFormat, VideoFormat};
 use crate::metrics::Metrics;
@@ -50,6 +51,11 @@ pub struct Encoders {
     video: ff::encoder::Video,
     audio: ff::encoder::Audio,
     fps: Rational,
+    /// What they were opened with: after copied packets they are opened again with it.
+    spec: (ChannelFormat, VideoFormat, AudioFormat),
+    /// One AAC frame of silence in the channel's audio format, for re-aligning audio at a
+    /// splice (`copied`).
+    silence: ff::Packet,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,20 +65,62 @@ pub struct EncoderError {
     source: ff::Error,
 }
 
-/// Opens both encoders (on the caller's thread, so a bad setting fails at start-up).
+fn verr(source: ff::Error) -> EncoderError {
+    EncoderError {
+        which: "H.264",
+        source,
+    }
+}
+
+fn aerr(source: ff::Error) -> EncoderError {
+    EncoderError {
+        which: "AAC",
+        source,
+    }
+}
+
+/// Opens both encoders (on the caller's thread, so a bad setting fails at start-up). The
+/// same settings always give the same parameter sets, byte for byte.
 pub fn open(
     fmt: &ChannelFormat,
     video: &VideoFormat,
     audio: &AudioFormat,
 ) -> Result<(Encoders, StreamParams), EncoderError> {
-    let verr = |source| EncoderError {
-        which: "H.264",
-        source,
+    let video_enc = open_video(fmt, video)?;
+    let audio_enc = open_audio(fmt, audio)?;
+    let params = StreamParams {
+        video: ff::codec::Parameters::from(&*video_enc),
+        audio: ff::codec::Parameters::from(&*audio_enc),
+        video_tb: fmt.frame_tb(),
+        audio_tb: fmt.sample_tb(),
     };
-    let aerr = |source| EncoderError {
-        which: "AAC",
-        source,
-    };
+    let silence = silence(fmt, audio)?;
+    Ok((
+        Encoders {
+            video: video_enc,
+            audio: audio_enc,
+            fps: fmt.fps,
+            spec: (fmt.clone(), video.clone(), audio.clone()),
+            silence,
+        },
+        params,
+    ))
+}
+
+impl Encoders {
+    /// Both encoders opened afresh with the same settings: the next frame is an IDR.
+    pub fn reopen(&mut self) -> Result<(), EncoderError> {
+        let (fmt, video, audio) = &self.spec;
+        self.video = open_video(fmt, video)?;
+        self.audio = open_audio(fmt, audio)?;
+        Ok(())
+    }
+}
+
+fn open_video(
+    fmt: &ChannelFormat,
+    video: &VideoFormat,
+) -> Result<ff::encoder::Video, EncoderError> {
     let x264 = ff::encoder::find_by_name("libx264").ok_or(verr(ff::Error::EncoderNotFound))?;
     let mut v = ff::codec::context::Context::new_with_codec(x264)
         .encoder()
@@ -106,37 +154,52 @@ pub fn open(
         ),
     );
     opts.set("forced-idr", "1");
-    let video_enc = v.open_as_with(x264, opts).map_err(verr)?;
+    v.open_as_with(x264, opts).map_err(verr)
+}
 
+fn open_audio(
+    fmt: &ChannelFormat,
+    audio: &AudioFormat,
+) -> Result<ff::encoder::Audio, EncoderError> {
     let aac = ff::encoder::find_by_name("aac").ok_or(aerr(ff::Error::EncoderNotFound))?;
     let mut a = ff::codec::context::Context::new_with_codec(aac)
         .encoder()
         .audio()
         .map_err(aerr)?;
-    let atb = fmt.sample_tb();
     a.set_rate(fmt.sample_rate as i32);
     a.set_channel_layout(fmt.layout());
     a.set_channels(fmt.channels as i32);
     a.set_format(ff::format::Sample::F32(ff::format::sample::Type::Planar));
     a.set_bit_rate(audio.bitrate as usize);
-    a.set_time_base(ff::Rational::from(atb));
+    a.set_time_base(ff::Rational::from(fmt.sample_tb()));
     a.set_flags(ff::codec::Flags::GLOBAL_HEADER);
-    let audio_enc = a.open_as(aac).map_err(aerr)?;
+    a.open_as(aac).map_err(aerr)
+}
 
-    let params = StreamParams {
-        video: ff::codec::Parameters::from(&*video_enc),
-        audio: ff::codec::Parameters::from(&*audio_enc),
-        video_tb: vtb,
-        audio_tb: atb,
-    };
-    Ok((
-        Encoders {
-            video: video_enc,
-            audio: audio_enc,
-            fps: fmt.fps,
-        },
-        params,
-    ))
+/// One steady-state AAC frame of silence (not the encoder's first, which carries its
+/// priming), made with the channel's own AAC settings.
+fn silence(fmt: &ChannelFormat, audio: &AudioFormat) -> Result<ff::Packet, EncoderError> {
+    let mut enc = open_audio(fmt, audio)?;
+    let n = super::splice::AUDIO_FRAME;
+    let mut got = Vec::new();
+    for k in 0..4 {
+        let mut f = ff::frame::Audio::new(
+            ff::format::Sample::F32(ff::format::sample::Type::Planar),
+            n,
+            fmt.layout(),
+        );
+        f.set_rate(fmt.sample_rate);
+        for c in 0..fmt.channels as usize {
+            f.plane_mut::<f32>(c).fill(0.0);
+        }
+        f.set_pts(Some(k * n as i64));
+        enc.send_frame(&f).map_err(aerr)?;
+        let mut p = ff::Packet::empty();
+        while enc.receive_packet(&mut p).is_ok() {
+            got.push(std::mem::replace(&mut p, ff::Packet::empty()));
+        }
+    }
+    got.into_iter().nth(2).ok_or(aerr(ff::Error::Bug))
 }
 
 /// The encode thread: frames in, packets out, until the frame sender is dropped; then
@@ -156,8 +219,39 @@ pub fn run(
     let mut frames = 0i64;
     let mut speed = Speed::default();
     let mut alive = true;
+    // Copied packets are being passed through; the encoders have been drained.
+    let mut copying = false;
+    let mut align = AudioAligner::new(super::splice::AUDIO_FRAME as i64);
     for m in rx.iter() {
+        if copying && !matches!(m, Media::Copied(_)) {
+            // Frames again: fresh encoders, whose first frame is an IDR.
+            if let Err(e) = enc.reopen() {
+                tracing::error!(error = %e, "Cannot open the encoders again after copied packets; the stream ends.");
+                break;
+            }
+            copying = false;
+            align.new_segment();
+        }
         let sent = match m {
+            Media::Copied(e) => {
+                if !copying {
+                    // Every frame sent so far comes out before the copy's first packet.
+                    let _ = enc.video.send_eof();
+                    let _ = enc.audio.send_eof();
+                    alive = drain(&mut enc, &tx, &mut align);
+                    copying = true;
+                    align.new_segment();
+                }
+                alive = alive
+                    && match e.kind {
+                        Kind::Video => tx.send(e).is_ok(),
+                        Kind::Audio => send_audio(e.packet, &mut align, &enc.silence, &tx),
+                    };
+                if !alive {
+                    break;
+                }
+                continue;
+            }
             Media::Video(f) => {
                 if freeze_after == Some(frames) {
                     metrics.add_encoded_frames(pending_frames, enc.fps);
@@ -178,7 +272,7 @@ pub fn run(
         if let Err(e) = sent {
             tracing::error!(error = %e, "Encoder rejected a frame.");
         }
-        alive = drain(&mut enc, &tx);
+        alive = drain(&mut enc, &tx, &mut align);
         // The first frame is reported at once: it is what makes the channel ready.
         if pending_frames >= batch || (frames == 1 && pending_frames == 1) {
             metrics.add_encoded_frames(pending_frames, enc.fps);
@@ -192,10 +286,10 @@ pub fn run(
             break;
         }
     }
-    if alive {
+    if alive && !copying {
         let _ = enc.video.send_eof();
         let _ = enc.audio.send_eof();
-        drain(&mut enc, &tx);
+        drain(&mut enc, &tx, &mut align);
     }
     metrics.add_encoded_frames(pending_frames, enc.fps);
 }
@@ -234,8 +328,9 @@ impl Speed {
     }
 }
 
-/// Moves every ready packet downstream; false when nobody listens any more.
-fn drain(enc: &mut Encoders, tx: &Sender<Encoded>) -> bool {
+/// Moves every ready packet downstream (audio placed by `align`); false when nobody listens
+/// any more.
+fn drain(enc: &mut Encoders, tx: &Sender<Encoded>, align: &mut AudioAligner) -> bool {
     let mut p = ff::Packet::empty();
     while enc.video.receive_packet(&mut p).is_ok() {
         let packet = std::mem::replace(&mut p, ff::Packet::empty());
@@ -251,13 +346,7 @@ fn drain(enc: &mut Encoders, tx: &Sender<Encoded>) -> bool {
     }
     while enc.audio.receive_packet(&mut p).is_ok() {
         let packet = std::mem::replace(&mut p, ff::Packet::empty());
-        if tx
-            .send(Encoded {
-                kind: Kind::Audio,
-                packet,
-            })
-            .is_err()
-        {
+        if !send_audio(packet, align, &enc.silence, tx) {
             return false;
         }
     }

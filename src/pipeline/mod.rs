@@ -4,6 +4,7 @@
 //! sender is end-of-stream: the next stage flushes and ends in turn, so `--for`, a signal and
 //! a fatal error all shut down the same way.
 
+pub mod copied;
 pub mod encode;
 mod follow;
 pub mod item;
@@ -64,6 +65,10 @@ impl ChannelFormat {
 pub enum Media {
     Video(ff::frame::Video),
     Audio(ff::frame::Audio),
+    /// A packet already encoded in the channel's exact format (a conformed copy), with its
+    /// timestamps on the channel timeline in the encoders' timebases: passed through
+    /// (`copied`).
+    Copied(encode::Encoded),
 }
 
 /// The CPUs this process may use: `available_parallelism` reads the cgroup quota and the

@@ -144,6 +144,14 @@ pub fn start(
     }
     let look = slate::Look::of(channel, &fmt).map_err(RunError::Slate)?;
     let (encoders, params) = encode::open(&fmt, &channel.video, &channel.audio)?;
+    let passthrough = channel.prepare.as_ref().filter(|p| p.enabled).map(|_| {
+        pipeline::passthrough::Passthrough {
+            dir: crate::conform::cache_dir(channel),
+            channel: channel.clone(),
+            video_extradata: crate::libav::extradata(&params.video),
+            audio_extradata: crate::libav::extradata(&params.audio),
+        }
+    });
     tracing::info!(
         cpus = pipeline::cpus(),
         x264_threads = pipeline::encoder_threads(),
@@ -229,6 +237,7 @@ pub fn start(
         (None, _) => None,
     };
     let settings = source::SourceSettings {
+        passthrough,
         live,
         loudness,
         fmt,

@@ -10,6 +10,7 @@
 mod live;
 mod output;
 mod overlay;
+mod prepare;
 mod validate;
 pub(crate) mod values;
 pub(crate) mod yaml;
@@ -28,6 +29,7 @@ use validate::{validate, ChannelFile};
 pub use crate::playlist::check_file;
 pub use live::{parse_listen, LiveListen, LiveSettings, Takeover, MIN_KEY_CHARS};
 pub use output::{expand_env, parse_output_url, redact_url, OutputConfig, OutputTarget};
+pub use prepare::PrepareSettings;
 pub(crate) use values::parse_fps as parse_fps_text;
 pub use values::{format_bitrate, format_fps};
 pub use yaml::MAX_FILE_BYTES;
@@ -119,6 +121,8 @@ pub struct Channel {
     pub text: Option<TextSettings>,
     /// The live input (`live`); none when absent.
     pub live: Option<LiveSettings>,
+    /// Conformed copies passed through on air (`prepare`); none when absent.
+    pub prepare: Option<PrepareSettings>,
 }
 
 /// `text`: a line made from the item (`{title}`, `{channel}`) drawn in a box at a corner from

@@ -39,6 +39,7 @@
 pub mod channel;
 pub mod clock;
 pub mod config;
+pub mod conform;
 pub mod epg;
 pub mod files;
 #[doc(hidden)]

@@ -89,6 +89,9 @@ enum Command {
         #[command(subcommand)]
         action: QuarantineAction,
     },
+    /// Make a conformed copy (the channel's exact format) of every media item and media
+    /// event, in the cache folder beside the state file; whole copies are kept.
+    Prepare { channel: PathBuf },
     /// Tell what the channel would do with each media file.
     Probe {
         #[arg(required = true)]
@@ -148,6 +151,7 @@ fn main() -> ExitCode {
             format,
         } => schedule(channel, from, for_, format),
         Command::Probe { media, channel } => probe(&media, channel),
+        Command::Prepare { channel } => prepare(&channel),
         Command::Quarantine { action } => quarantine(action),
     };
     match result {
@@ -441,6 +445,40 @@ fn check(files: &[PathBuf]) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+fn prepare(channel_path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use playout::conform::prepare::{prepare, Done};
+    let channel = Channel::load(channel_path)?;
+    let playlist = Playlist::load_named(&channel.playlist, &channel.file)?;
+    init_libav()?;
+    let sum = prepare(&channel, &playlist, |i, n, item, done| match done {
+        Done::Made(s, took) => println!(
+            "[{i}/{n}] {}: made in {:.1} s ({} frames)",
+            item.title,
+            took.as_secs_f64(),
+            s.frames
+        ),
+        Done::Found(s) => println!(
+            "[{i}/{n}] {}: already made ({} frames)",
+            item.title, s.frames
+        ),
+        Done::Failed(e) => println!("[{i}/{n}] {}: FAILED: {e}", item.title),
+    });
+    println!(
+        "{} made, {} already there, {} failed; {:.0} s of channel time in {}; making took {:.1} s",
+        sum.made,
+        sum.found,
+        sum.failed,
+        sum.copied_seconds,
+        sum.folder.display(),
+        sum.making.as_secs_f64()
+    );
+    Ok(if sum.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn probe(media: &[PathBuf], channel: Option<PathBuf>) -> anyhow::Result<ExitCode> {

@@ -25,6 +25,8 @@ pub struct Metrics {
     last_connected_ms: AtomicI64,
     pub video_frames_encoded_total: IntCounter,
     pub encoded_seconds_total: Counter,
+    /// Channel seconds passed through from conformed copies (not encoded).
+    pub passthrough_seconds_total: Counter,
     pub item_transitions_total: IntCounter,
     pub item_failures_total: IntCounterVec,
     pub slate_seconds_total: Counter,
@@ -85,6 +87,10 @@ impl Metrics {
             encoded_seconds_total: fcounter(
                 "playout_encoded_seconds_total",
                 "Channel seconds encoded.",
+            ),
+            passthrough_seconds_total: fcounter(
+                "playout_passthrough_seconds_total",
+                "Seconds of channel time passed through from conformed copies, not encoded.",
             ),
             item_transitions_total: counter(
                 "playout_item_transitions_total",
@@ -248,6 +254,18 @@ impl Metrics {
             .encode(&self.registry.gather(), &mut buf)
             .expect("text encoding of gathered metrics");
         String::from_utf8(buf).expect("prometheus text is UTF-8")
+    }
+
+    /// Frames of a conformed copy sent on: progress as much as encoded ones (the watchdog
+    /// and the readiness see the stream move), counted apart.
+    pub fn add_passthrough_frames(&self, frames: i64, fps: Rational) {
+        if frames <= 0 {
+            return;
+        }
+        self.passthrough_seconds_total
+            .inc_by(frames as f64 * fps.den as f64 / fps.num as f64);
+        self.last_progress_ms
+            .store(self.started.elapsed().as_millis() as i64, Ordering::Relaxed);
     }
 
     pub fn add_encoded_frames(&self, frames: i64, fps: Rational) {

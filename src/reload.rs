@@ -154,7 +154,7 @@ impl Reloader {
 /// excepted, see `output::manager`), unless they came from `--output`, when the file's are
 /// not applied at all.
 pub fn restart_needed(old: &Channel, new: &Channel) -> Option<&'static str> {
-    let checks: [(&'static str, bool); 9] = [
+    let checks: [(&'static str, bool); 10] = [
         ("name", old.name != new.name),
         ("playlist", old.playlist != new.playlist),
         ("video", old.video != new.video),
@@ -167,6 +167,7 @@ pub fn restart_needed(old: &Channel, new: &Channel) -> Option<&'static str> {
         ("http", old.http != new.http),
         ("media", old.media != new.media),
         ("state", old.state != new.state),
+        ("prepare", old.prepare != new.prepare),
     ];
     checks.iter().find(|(_, changed)| *changed).map(|(f, _)| *f)
 }

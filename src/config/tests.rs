@@ -473,7 +473,7 @@ fn syntax_and_type_errors() {
         "line 3 column 16: video.width: invalid type: integer `-2`, expected u64"
     );
     assert_eq!(error("name: x\nplaylist: [p.yaml]\n"), "line 2 column 11: playlist: invalid type: sequence, expected text of at most 4096 characters");
-    assert_eq!(error("- name: x\n"), "line 1 column 1: invalid type: sequence, expected a channel file: a mapping with name, playlist and optionally video, audio, slate, outputs, http, media, timezone, state, overlay, text and live");
+    assert_eq!(error("- name: x\n"), "line 1 column 1: invalid type: sequence, expected a channel file: a mapping with name, playlist and optionally video, audio, slate, outputs, http, media, timezone, state, overlay, text, live and prepare");
     assert_eq!(error("name: x\nplaylist: p.yaml\nvideo: {fsp: 30}\n"), "line 3 column 9: video: unknown field `fsp`, expected one of `width`, `height`, `fps`, `bitrate`, `maxrate`, `bufsize`, `preset`, `keyframe_interval`");
     assert!(error("name: x\nplaylist: p.yaml\nextra: 1\n").contains("unknown field `extra`"));
 }

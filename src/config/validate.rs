@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::live::{validate_live, LiveFile};
 use super::output::{self, expand_env, parse_output_url, OutputConfig};
 use super::overlay::{validate_overlay, validate_text, OverlayFile, TextFile};
+use super::prepare::{validate_prepare, PrepareFile};
 use super::values::{clip, format_bitrate, format_fps, parse_colour, present_or_null};
 use super::values::{format_bytes, Bitrate, ByteSize, Fps, List, Text};
 use super::X264_PRESETS;
@@ -23,7 +24,7 @@ use crate::time::Micros;
 #[serde(
     deny_unknown_fields,
     expecting = "a channel file: a mapping with name, playlist and optionally video, audio, \
-                 slate, outputs, http, media, timezone, state, overlay, text and live"
+                 slate, outputs, http, media, timezone, state, overlay, text, live and prepare"
 )]
 pub(super) struct ChannelFile {
     name: Text<100>,
@@ -39,6 +40,7 @@ pub(super) struct ChannelFile {
     overlay: Option<OverlayFile>,
     text: Option<TextFile>,
     live: Option<LiveFile>,
+    prepare: Option<PrepareFile>,
 }
 
 #[derive(Default, Deserialize)]
@@ -186,6 +188,7 @@ pub(super) fn validate(
     let overlay = raw
         .overlay
         .and_then(|o| validate_overlay(o, &abs, &video, &mut p));
+    let prepare = raw.prepare.map(|r| validate_prepare(r, &abs, &mut p));
     let channel = Channel {
         name,
         playlist: resolve(&abs, &raw.playlist.0),
@@ -201,6 +204,7 @@ pub(super) fn validate(
         overlay,
         text: raw.text.map(|t| validate_text(t, &mut p)),
         live: raw.live.and_then(|l| validate_live(l, env, &mut p)),
+        prepare,
     };
     p.finish(channel)
 }

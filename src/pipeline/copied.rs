@@ -105,11 +105,10 @@ pub fn send_audio(
     let Some(pts) = p.pts() else {
         return true;
     };
-    let duration = if p.duration() > 0 {
-        p.duration()
-    } else {
-        align.frame
-    };
+    // Every AAC packet decodes to a whole frame, the encoder's last (short) one included: a
+    // player plays them end to end, so placement counts whole frames, or the short ones
+    // would add up to drift.
+    let duration = align.frame;
     match align.place(pts, duration) {
         Placement::Drop => true,
         Placement::Send { pts, silence: n } => {

@@ -223,6 +223,20 @@ pub fn run(
     let mut copying = false;
     let mut align = AudioAligner::new(super::splice::AUDIO_FRAME as i64);
     for m in rx.iter() {
+        if let Media::CopyBegins = m {
+            if !copying {
+                // Every frame sent so far comes out before the copy's first packet.
+                let _ = enc.video.send_eof();
+                let _ = enc.audio.send_eof();
+                alive = drain(&mut enc, &tx, &mut align);
+                copying = true;
+            }
+            align.new_segment();
+            if !alive {
+                break;
+            }
+            continue;
+        }
         if copying && !matches!(m, Media::Copied(_)) {
             // Frames again: fresh encoders, whose first frame is an IDR.
             if let Err(e) = enc.reopen() {
@@ -235,7 +249,8 @@ pub fn run(
         let sent = match m {
             Media::Copied(e) => {
                 if !copying {
-                    // Every frame sent so far comes out before the copy's first packet.
+                    // A copy always begins with `CopyBegins`; one that did not is placed as
+                    // if it had.
                     let _ = enc.video.send_eof();
                     let _ = enc.audio.send_eof();
                     alive = drain(&mut enc, &tx, &mut align);
@@ -244,7 +259,10 @@ pub fn run(
                 }
                 alive = alive
                     && match e.kind {
-                        Kind::Video => tx.send(e).is_ok(),
+                        Kind::Video => {
+                            metrics.add_passthrough_frames(1, enc.fps);
+                            tx.send(e).is_ok()
+                        }
                         Kind::Audio => send_audio(e.packet, &mut align, &enc.silence, &tx),
                     };
                 if !alive {
@@ -268,6 +286,7 @@ pub fn run(
                 enc.video.send_frame(&f)
             }
             Media::Audio(f) => enc.audio.send_frame(&f),
+            Media::CopyBegins => continue,
         };
         if let Err(e) = sent {
             tracing::error!(error = %e, "Encoder rejected a frame.");

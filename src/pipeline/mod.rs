@@ -11,6 +11,7 @@ pub mod item;
 pub mod live;
 pub mod normalise;
 pub mod open;
+pub mod passthrough;
 pub mod slate;
 pub mod source;
 pub mod splice;
@@ -69,6 +70,8 @@ pub enum Media {
     /// timestamps on the channel timeline in the encoders' timebases: passed through
     /// (`copied`).
     Copied(encode::Encoded),
+    /// A copy starts here: its audio is placed afresh against the timeline (`copied`).
+    CopyBegins,
 }
 
 /// The CPUs this process may use: `available_parallelism` reads the cgroup quota and the

@@ -104,6 +104,8 @@ pub struct SourceSettings {
     pub loudness: Option<Arc<Meter>>,
     /// The live input (`live:`), when the channel has one and runs paced.
     pub live: Option<LiveFeed>,
+    /// Conformed copies to pass through (`prepare:`), when on.
+    pub passthrough: Option<super::passthrough::Passthrough>,
 }
 
 /// Runs until `stop_after`, the stop flag, or the encoder going away.
@@ -260,7 +262,17 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
             meter.want(&lineup.playlist);
         }
         crate::quarantine::on_air(media.map(|m| m.path.as_path()));
-        let opened = media.map(|m| {
+        let frames = end - splicer.position_frames();
+        let copy = media.zip(s.passthrough.as_ref()).and_then(|(m, pt)| {
+            super::passthrough::usable(
+                pt,
+                m,
+                &s,
+                start_in_file(m.in_point, slot.start, pos),
+                frames,
+            )
+        });
+        let opened = media.filter(|_| copy.is_none()).map(|m| {
             let start = start_in_file(m.in_point, slot.start, pos);
             if let Some(e) = super::open::quarantined(&m.path) {
                 prefetch = None;
@@ -287,6 +299,20 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
                 Prefetch::spawn(n.path.clone(), from)
             });
         let flow = match media.zip(opened) {
+            None if copy.is_some() => {
+                let (path, side) = copy.as_ref().expect("a copy");
+                let m = media.expect("a copy is of an item");
+                tracing::info!(item = %m.title, file = %m.path.display(), frames, "Item passed through from its conformed copy.");
+                let copy = (path.as_path(), side);
+                match super::passthrough::play(copy, &s.fmt, frames, &mut splicer, &mut check) {
+                    Ok(super::passthrough::Played::Stop) => Flow::Stop,
+                    Ok(super::passthrough::Played::Frames(_)) => Flow::Continue,
+                    Err(e) => {
+                        tracing::error!(file = %path.display(), error = %e, item = %m.title, "The conformed copy cannot be played; slate for the rest of the item.");
+                        Flow::Continue
+                    }
+                }
+            }
             None => {
                 tracing::info!(item = %title, kind = kind.as_str(), frames = end - splicer.position_frames(), "Slate started.");
                 let picture = match (lineup.live_event(slot.kind), &s.live) {

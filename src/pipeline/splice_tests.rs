@@ -50,7 +50,7 @@ fn record(rx: &Receiver<Media>) -> Recorded {
         match m {
             Media::Video(f) => r.video.push(f.pts().unwrap()),
             Media::Audio(f) => r.audio.push((f.pts().unwrap(), f.samples())),
-            Media::Copied(_) => panic!("the splicer makes frames, not packets"),
+            Media::Copied(_) | Media::CopyBegins => panic!("the splicer makes frames here"),
         }
     }
     r

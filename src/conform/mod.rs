@@ -1,0 +1,298 @@
+//! Conformed copies (issue 14): an item (file, in, out) encoded once in the channel's exact
+//! format, by the channel's own normalise, look and encode code, so that its packets can be
+//! passed through on every later loop instead of decoded and encoded again.
+//!
+//! A copy is `KEY.nut` in the cache folder with a sidecar `KEY.json`. The key hashes what
+//! the copy depends on: the source file's identity (path, size, mtime), the item's cut, and
+//! the channel's format, encoder settings and look, including the live encoder's own
+//! parameter sets (so a new x264 build makes new keys). The sidecar records the source's
+//! content hash, the parameter-set bytes, frame and sample counts, keyframe positions, and the
+//! copy's size and hash, so that a truncated, corrupt or foreign copy is found before it airs
+//! (`verify`). Both files are written atomically: a crash while preparing leaves nothing.
+
+pub mod make;
+pub mod prepare;
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Channel;
+use crate::playlist::MediaItem;
+
+/// The sidecar format; a copy with another is made again.
+pub const SIDECAR_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConformError {
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {detail}", .path.display())]
+    Media { path: PathBuf, detail: String },
+    #[error("cannot open the encoders: {0}")]
+    Encoder(#[from] crate::pipeline::encode::EncoderError),
+    #[error("cannot draw the slate or the logo: {0}")]
+    Look(ffmpeg_next::Error),
+    #[error("cannot start a thread: {0}")]
+    Thread(std::io::Error),
+}
+
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ConformError + '_ {
+    move |source| ConformError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What a copy is and what it holds, kept beside it as `KEY.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sidecar {
+    pub version: u32,
+    pub key: String,
+    pub source: SourceId,
+    /// The item's cut, in µs: `in`, `out` and `duration` as the playlist gives them.
+    pub in_us: i64,
+    pub out_us: Option<i64>,
+    pub duration_us: Option<i64>,
+    /// The channel's format and look, hashed (`format_hash`).
+    pub format: String,
+    /// The H.264 parameter sets and the AAC AudioSpecificConfig as the encoders give them
+    /// (`extradata`), hex.
+    pub video_extradata: String,
+    pub audio_extradata: String,
+    /// Channel frames and the audio samples the timeline gives them.
+    pub frames: i64,
+    pub samples: i64,
+    pub video_packets: u64,
+    pub audio_packets: u64,
+    /// Frame numbers of the keyframes, from 0.
+    pub keyframes: Vec<i64>,
+    /// The encoder's reorder delay in frames: the k-th video packet (decode order) has
+    /// `dts = k - video_delay`. NUT does not store the first packets' dts.
+    pub video_delay: i64,
+    /// Every timestamp in the copy is this many frames late (audio: the samples of that many
+    /// frames): NUT takes no negative timestamp, and AAC's first packet starts before 0.
+    pub shift_frames: i64,
+    /// The copy file's size and FNV-1a hash.
+    pub bytes: u64,
+    pub hash: String,
+}
+
+/// A source file as a copy knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceId {
+    pub path: PathBuf,
+    pub size: u64,
+    pub mtime_ns: i128,
+    /// FNV-1a over the whole file.
+    pub hash: String,
+}
+
+impl SourceId {
+    /// Size and mtime of `path` now (the content hash is left empty: `with_hash` reads it).
+    pub fn stat(path: &Path) -> Result<SourceId, ConformError> {
+        let meta = fs::metadata(path).map_err(io(path))?;
+        let mtime_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i128);
+        Ok(SourceId {
+            path: path.to_path_buf(),
+            size: meta.len(),
+            mtime_ns,
+            hash: String::new(),
+        })
+    }
+
+    pub fn with_hash(mut self) -> Result<SourceId, ConformError> {
+        self.hash = hash_file(&self.path)?;
+        Ok(self)
+    }
+}
+
+/// FNV-1a 64 of a file's bytes, as 16 hex digits.
+pub fn hash_file(path: &Path) -> Result<String, ConformError> {
+    let mut f = fs::File::open(path).map_err(io(path))?;
+    let mut h = Fnv::default();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(io(path))?;
+        if n == 0 {
+            break;
+        }
+        h.write(&buf[..n]);
+    }
+    Ok(h.hex())
+}
+
+/// FNV-1a 64: stable across builds and Rust versions (the keys outlive the process).
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    pub fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    pub fn hex(&self) -> String {
+        format!("{:016x}", self.0)
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The channel's format, encoder settings and look, with the live encoder's parameter sets:
+/// everything a copy's bytes depend on besides the item. `gain` is the item's loudness
+/// filter, if any.
+pub fn format_hash(
+    channel: &Channel,
+    video_extradata: &[u8],
+    audio_extradata: &[u8],
+    item: &MediaItem,
+    gain: Option<&str>,
+) -> String {
+    let mut h = Fnv::default();
+    let text = format!(
+        "v{SIDECAR_VERSION}\nvideo {:?}\naudio {}/{}/{}\noverlay {:?}\ntext {:?}\nslate {:?}\nitem overlay={} loudness={} gain={:?}\nname {}\n",
+        channel.video,
+        channel.audio.sample_rate,
+        channel.audio.channels,
+        channel.audio.bitrate,
+        channel.overlay.as_ref().filter(|_| item.overlay),
+        channel.text,
+        channel.slate,
+        item.overlay,
+        item.loudness,
+        gain,
+        channel.name,
+    );
+    h.write(text.as_bytes());
+    h.write(video_extradata);
+    h.write(audio_extradata);
+    h.hex()
+}
+
+/// The copy's key: the source's identity, the item's cut and the format.
+pub fn key(source: &SourceId, item: &MediaItem, format: &str) -> String {
+    let mut h = Fnv::default();
+    let text = format!(
+        "{}\n{}\n{}\n{:?}\n{:?}\n{}\n",
+        source.path.display(),
+        source.size,
+        source.mtime_ns,
+        item.in_point.0,
+        item.out_point.map(|o| o.0),
+        format
+    );
+    h.write(text.as_bytes());
+    h.write(format!("{:?}", item.duration.map(|d| d.0)).as_bytes());
+    h.hex()
+}
+
+/// Where a channel keeps its copies: `prepare.folder`, by default `conformed/` beside its
+/// state file.
+pub fn cache_dir(channel: &Channel) -> PathBuf {
+    if let Some(f) = channel.prepare.as_ref().and_then(|p| p.folder.clone()) {
+        return f;
+    }
+    channel
+        .state
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join("conformed")
+}
+
+pub fn copy_path(dir: &Path, key: &str) -> PathBuf {
+    dir.join(format!("{key}.nut"))
+}
+
+pub fn sidecar_path(dir: &Path, key: &str) -> PathBuf {
+    dir.join(format!("{key}.json"))
+}
+
+/// Why a copy cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unusable {
+    #[error("no copy yet")]
+    Missing,
+    #[error("the sidecar cannot be read: {0}")]
+    Sidecar(String),
+    #[error("made by another version of the sidecar format ({0})")]
+    Version(u32),
+    #[error("the source file changed since the copy was made ({0})")]
+    Stale(&'static str),
+    #[error("made with other settings (its {0} differ from the live encoder's)")]
+    Settings(&'static str),
+    #[error("the copy is {found} bytes, the sidecar says {want}: truncated or replaced")]
+    Size { found: u64, want: u64 },
+    #[error("the copy's content does not match its hash: corrupt")]
+    Corrupt,
+}
+
+/// The sidecar of the copy `key` in `dir`, if the copy is whole and was made for a source
+/// with this identity and for these parameter sets. `content` reads the copy's hash too
+/// (every byte); without it the size is checked.
+pub fn verify(
+    dir: &Path,
+    key: &str,
+    source: &SourceId,
+    video_extradata: &[u8],
+    audio_extradata: &[u8],
+    content: bool,
+) -> Result<Sidecar, Unusable> {
+    let side = sidecar_path(dir, key);
+    let text = match fs::read_to_string(&side) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Unusable::Missing),
+        Err(e) => return Err(Unusable::Sidecar(e.to_string())),
+    };
+    let s: Sidecar = serde_json::from_str(&text).map_err(|e| Unusable::Sidecar(e.to_string()))?;
+    if s.version != SIDECAR_VERSION {
+        return Err(Unusable::Version(s.version));
+    }
+    if s.source.size != source.size || s.source.mtime_ns != source.mtime_ns {
+        return Err(Unusable::Stale("size or modification time"));
+    }
+    if !source.hash.is_empty() && s.source.hash != source.hash {
+        return Err(Unusable::Stale("content"));
+    }
+    if s.video_extradata != hex(video_extradata) {
+        return Err(Unusable::Settings("H.264 parameter sets"));
+    }
+    if s.audio_extradata != hex(audio_extradata) {
+        return Err(Unusable::Settings("AAC configuration"));
+    }
+    let copy = copy_path(dir, key);
+    let found = fs::metadata(&copy).map_err(|_| Unusable::Missing)?.len();
+    if found != s.bytes {
+        return Err(Unusable::Size {
+            found,
+            want: s.bytes,
+        });
+    }
+    if content && hash_file(&copy).map_err(|e| Unusable::Sidecar(e.to_string()))? != s.hash {
+        return Err(Unusable::Corrupt);
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

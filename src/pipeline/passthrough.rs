@@ -1,0 +1,170 @@
+//! Playing an item from its conformed copy (`conform`): the copy's packets, rebased onto the
+//! timeline, go to the encode thread, which sends them on between the frames it encodes
+//! (`copied`). Nothing is decoded or encoded. The copy is used only when it is whole (size
+//! and content hash), was made for the source file as it is now, and carries the live
+//! encoder's parameter sets byte for byte; anything else plays through the encoder as
+//! before, and says why once.
+
+use std::path::{Path, PathBuf};
+
+use ffmpeg_next as ff;
+
+use super::encode::{Encoded, Kind};
+use super::splice::{Flow, Splicer};
+use super::ChannelFormat;
+use crate::config::Channel;
+use crate::conform::{copy_path, format_hash, key, verify, Sidecar, SourceId, Unusable};
+use crate::playlist::MediaItem;
+use crate::time::{rescale, samples_at_frame, Rational};
+
+/// What the source needs to find copies: where they are, and what they must match.
+pub struct Passthrough {
+    pub dir: PathBuf,
+    pub channel: Channel,
+    pub video_extradata: Vec<u8>,
+    pub audio_extradata: Vec<u8>,
+}
+
+impl Passthrough {
+    /// The copy of `item` (with its loudness filter `gain`), if it may be used.
+    pub fn find(
+        &self,
+        item: &MediaItem,
+        gain: Option<&str>,
+    ) -> Result<(PathBuf, Sidecar), Unusable> {
+        let source = SourceId::stat(&item.path).map_err(|_| Unusable::Missing)?;
+        let (ve, ae) = (&self.video_extradata, &self.audio_extradata);
+        let format = format_hash(&self.channel, ve, ae, item, gain);
+        let key = key(&source, item, &format);
+        let s = verify(&self.dir, &key, &source, ve, ae, true)?;
+        Ok((copy_path(&self.dir, &key), s))
+    }
+}
+
+/// The copy to play `item` from, when there is a usable one: the item starts at its first
+/// frame (`start` is its `in`; a copy starts at its own first frame) and the copy covers the
+/// `frames` the slot gives it. Why not is said at debug level: most items simply have none.
+pub fn usable(
+    pt: &Passthrough,
+    item: &MediaItem,
+    s: &super::source::SourceSettings,
+    start: crate::time::Micros,
+    frames: i64,
+) -> Option<(PathBuf, Sidecar)> {
+    let frame = crate::time::Micros(rescale(1, s.fmt.frame_tb(), crate::time::MICROS));
+    if start - item.in_point >= frame {
+        return None;
+    }
+    let gain = s.loudness.as_ref().and_then(|m| m.gain(item).1);
+    match pt.find(item, gain.as_deref()) {
+        Ok((path, side)) if side.frames >= frames => Some((path, side)),
+        Ok((_, side)) => {
+            tracing::debug!(file = %item.path.display(), copy_frames = side.frames, frames, "The conformed copy is shorter than the slot; encoding.");
+            None
+        }
+        Err(why) => {
+            tracing::debug!(file = %item.path.display(), %why, "Not passed through; encoding.");
+            None
+        }
+    }
+}
+
+/// How a copy played.
+pub enum Played {
+    /// `frames` frames went out (all the copy was asked for, or up to a cut).
+    Frames(i64),
+    /// The channel is done.
+    Stop,
+}
+
+/// Plays up to `frames` frames of the copy at `path` from the current position; `check` may
+/// cut it shorter (an event, a skip, a live takeover), as it does an item.
+pub fn play(
+    (path, side): (&Path, &Sidecar),
+    fmt: &ChannelFormat,
+    frames: i64,
+    sp: &mut Splicer,
+    check: &mut dyn FnMut(i64) -> Option<i64>,
+) -> Result<Played, String> {
+    let mut input = ff::format::input(&path).map_err(|e| format!("cannot open the copy: {e}"))?;
+    let tb = |i: usize| -> Result<Rational, String> {
+        let t = input
+            .stream(i)
+            .ok_or_else(|| "the copy lacks a stream".to_string())?
+            .time_base();
+        Ok(Rational::new(t.numerator().into(), t.denominator().into()))
+    };
+    let (vtb, atb) = (tb(0)?, tb(1)?);
+    let (ftb, stb) = (fmt.frame_tb(), fmt.sample_tb());
+    let rate = i64::from(fmt.sample_rate);
+    let mut limit = frames.min(sp.frames_left()).max(0);
+    let shift = |k: Kind| match k {
+        Kind::Video => side.shift_frames,
+        Kind::Audio => samples_at_frame(side.shift_frames, fmt.fps, rate),
+    };
+    let (v0, a0) = sp.begin_copy();
+    let mut sent = 0i64;
+    let mut packets = 0u32;
+    let mut video_done = false;
+    // Video packets read so far, in decode order.
+    let mut index = 0i64;
+    for (st, mut p) in input.packets() {
+        let (kind, from, to, base) = match st.index() {
+            0 => (Kind::Video, vtb, ftb, v0),
+            1 => (Kind::Audio, atb, stb, a0),
+            _ => continue,
+        };
+        let Some(at) = p.pts().map(|t| rescale(t, from, to) - shift(kind)) else {
+            continue;
+        };
+        let dts = match kind {
+            // x264's decode timestamps, which NUT leaves out for the first packets.
+            Kind::Video => {
+                index += 1;
+                index - 1 - side.video_delay
+            }
+            Kind::Audio => at,
+        };
+        let audio_end = samples_at_frame(limit.max(sent), fmt.fps, rate);
+        match kind {
+            Kind::Video
+                if video_done || (at >= limit && sent >= limit && i64::from(packets) == sent) =>
+            {
+                // Past the end (or a cut), at a clean point: every frame before it has gone
+                // and none after. With B-frames a cut inside a group of them goes on to the
+                // group's end (at most the reorder delay), so no sent frame lacks a
+                // reference. The rest of the file is not needed once the audio has caught up.
+                video_done = true;
+                continue;
+            }
+            Kind::Video => {
+                sent = sent.max(at + 1);
+                packets += 1;
+            }
+            Kind::Audio if at >= audio_end => {
+                if video_done {
+                    break;
+                }
+                continue;
+            }
+            Kind::Audio => {}
+        }
+        p.set_pts(Some(base + at));
+        p.set_dts(Some(base + dts));
+        p.set_duration(rescale(p.duration(), from, to));
+        p.set_stream(0);
+        if sp.copied(Encoded { kind, packet: p }) == Flow::Stop {
+            return Ok(Played::Stop);
+        }
+        if packets % 8 == 0 {
+            if let Some(c) = check(v0 + sent) {
+                limit = limit.min(c - v0).max(sent);
+            }
+        }
+    }
+    let played = sent;
+    match sp.end_copy(played) {
+        Flow::Stop => Ok(Played::Stop),
+        _ => Ok(Played::Frames(played)),
+    }
+}

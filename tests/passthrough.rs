@@ -1,0 +1,158 @@
+//! Pass-through of conformed copies, end to end: `playout prepare` makes a copy of each item
+//! with the channel's own pipeline, and a run with `prepare:` plays the items from their
+//! copies, between slates the live encoder makes, in one continuous stream: no irregular
+//! frame step, no audio hole over 2 ms, A/V within a frame at the end, every keyframe gap
+//! 2.000 s (the items are whole multiples of it), a clean decode, and the same pictures at
+//! the same times as the same channel encoded throughout.
+mod common;
+
+use std::path::Path;
+
+use common::timeline::{clip, grid_frames, GridFrame};
+use common::*;
+
+const FPS: (u32, u32) = (30, 1);
+
+fn channel(dir: &Path, name: &str, prepare: bool) -> std::path::PathBuf {
+    let playlist = write_playlist(
+        dir,
+        &[
+            ItemSpec::clip(clip("red_4s")).title("Red"),
+            ItemSpec::Slate("2s".into()),
+            ItemSpec::clip(clip("plain_4s")).title("Plain"),
+        ],
+    );
+    let extra = if prepare {
+        "prepare: { folder: copies }\n"
+    } else {
+        ""
+    };
+    write_channel(dir, name, 320, 180, "30", &playlist, extra)
+}
+
+fn run(ch: &Path, out: &Path) -> Run {
+    let r = run_playout_timeout(
+        &[
+            "run",
+            ch.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--unpaced",
+            "--for",
+            "40s",
+        ],
+        std::time::Duration::from_secs(300),
+    );
+    assert!(r.status.success(), "{}", tail(&r.stderr, 30));
+    r
+}
+
+/// The largest mean difference of a grid cell between two frame lists, frame by frame.
+fn worst_difference(a: &[GridFrame], b: &[GridFrame]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| {
+            let d: u32 = x
+                .cells
+                .iter()
+                .zip(&y.cells)
+                .flat_map(|(p, q)| {
+                    p.iter()
+                        .zip(q)
+                        .map(|(u, v)| (*u as i32 - *v as i32).unsigned_abs())
+                })
+                .sum();
+            d as f64 / (x.cells.len() * 3) as f64
+        })
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn prepared_items_pass_through_in_one_continuous_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let with = channel(d, "copies", true);
+    let prepared = run_playout_timeout(
+        &["prepare", with.to_str().unwrap()],
+        std::time::Duration::from_secs(300),
+    );
+    println!("{}", prepared.stdout.trim());
+    assert!(prepared.status.success(), "{}", prepared.stderr);
+    assert!(
+        prepared
+            .stdout
+            .contains("2 made, 0 already there, 0 failed"),
+        "{}",
+        prepared.stdout
+    );
+    let again = run_playout_timeout(
+        &["prepare", with.to_str().unwrap()],
+        std::time::Duration::from_secs(300),
+    );
+    assert!(
+        again.stdout.contains("0 made, 2 already there"),
+        "{}",
+        again.stdout
+    );
+
+    let copied_rec = d.join("copied.flv");
+    let r = run(&with, &copied_rec);
+    let passed = r
+        .stderr
+        .matches("Item passed through from its conformed copy.")
+        .count();
+    let encoded_items = r.stderr.matches("Item started.").count();
+    println!("items passed through {passed}, items encoded {encoded_items}");
+    let mut failures = Vec::new();
+    // 40 s of a 10 s rotation: four loops of two items.
+    if (passed, encoded_items) != (8, 0) {
+        failures.push(format!(
+            "{passed} items passed through and {encoded_items} encoded (expected 8 and 0)"
+        ));
+    }
+    if r.stderr.contains("Output write failed") {
+        failures.push("the output refused a packet".into());
+    }
+    let mut expect = Expect::new(320, 180);
+    expect.max_av_end_diff_ms = 1000.0 / 30.0;
+    expect.duration = Some(40.0);
+    let (report, problems) = check_session(&copied_rec, FPS, &expect);
+    println!(
+        "pass-through: {:.3} s, {} frames, {} irregular steps, largest audio hole {:.2} ms, A/V end {:+.1} ms, keyframe gaps {:?}",
+        report.duration,
+        report.video_packets,
+        report.bad_steps.len(),
+        report.max_audio_hole_ms,
+        report.av_end_diff_ms,
+        {
+            let mut k: Vec<String> = report.keyframe_intervals().iter().map(|g| format!("{g:.3}")).collect();
+            k.dedup();
+            k
+        }
+    );
+    failures.extend(problems);
+
+    // The same channel encoded throughout: the same pictures at the same times.
+    let plain = channel(d, "encoded", false);
+    let encoded_rec = d.join("encoded.flv");
+    run(&plain, &encoded_rec);
+    let (a, b) = (grid_frames(&copied_rec), grid_frames(&encoded_rec));
+    let worst = worst_difference(&a, &b);
+    println!(
+        "frames {} and {}; worst mean cell difference {worst:.1} of 255",
+        a.len(),
+        b.len()
+    );
+    if a.len() != b.len() || worst > 12.0 {
+        failures.push(format!(
+            "{} frames passed through vs {} encoded, worst mean cell difference {worst:.1}",
+            a.len(),
+            b.len()
+        ));
+    }
+    assert!(
+        failures.is_empty(),
+        "{failures:#?}\n{}",
+        tail(&r.stderr, 30)
+    );
+}

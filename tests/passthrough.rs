@@ -150,6 +150,41 @@ fn prepared_items_pass_through_in_one_continuous_stream() {
             b.len()
         ));
     }
+
+    // One copy damaged (a byte flipped, same size): its item is encoded, never aired from
+    // the copy, and the stream is as continuous as before.
+    let copies: Vec<std::path::PathBuf> = std::fs::read_dir(d.join("copies"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "nut"))
+        .collect();
+    let mut bytes = std::fs::read(&copies[0]).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::write(&copies[0], &bytes).unwrap();
+    let damaged_rec = d.join("damaged.flv");
+    let r2 = run(&with, &damaged_rec);
+    let passed = r2
+        .stderr
+        .matches("Item passed through from its conformed copy.")
+        .count();
+    let encoded_items = r2.stderr.matches("Item started.").count();
+    println!("with one copy damaged: {passed} items passed through, {encoded_items} encoded");
+    if (passed, encoded_items) != (4, 4) {
+        failures.push(format!("with a damaged copy: {passed} passed through, {encoded_items} encoded (expected 4 and 4)"));
+    }
+    let (report, problems) = check_session(&damaged_rec, FPS, &expect);
+    println!(
+        "damaged copy run: {} irregular steps, largest audio hole {:.2} ms, A/V end {:+.1} ms",
+        report.bad_steps.len(),
+        report.max_audio_hole_ms,
+        report.av_end_diff_ms
+    );
+    failures.extend(
+        problems
+            .into_iter()
+            .map(|p| format!("with a damaged copy: {p}")),
+    );
     assert!(
         failures.is_empty(),
         "{failures:#?}\n{}",

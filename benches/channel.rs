@@ -154,6 +154,7 @@ fn run(s: &Scale) -> Results {
         ),
         ", loudness: { target_lufs: -23, true_peak_dbtp: -1 }",
     );
+    let prepared = write_channel_with(d, "prepared", s, &matrix_list, "prepare: {}\n", "");
     let long = write_channel(
         d,
         "long",
@@ -230,6 +231,12 @@ fn run(s: &Scale) -> Results {
     let secs = |frames: u64| frames as f64 / f64::from(s.fps);
     let playout_s = secs(r.playout_frames);
 
+    // The conformed copies, made once (the one-time cost), and how many items of a pass
+    // play from them.
+    let u = measure::playout_prepare(&prepared);
+    r.prepare_cpu_min.push(u.cpu / (playout_s / 60.0));
+    r.passed_items = (passed_items(&prepared, r.pass_ms), items.len());
+
     let nginx = Nginx::start();
     for i in 0..s.runs {
         let sides: [bool; 2] = if i % 2 == 0 {
@@ -262,6 +269,8 @@ fn run(s: &Scale) -> Results {
         }
         let u = measure::playout_unpaced(&finish, r.pass_ms, "file:/dev/null");
         r.finish_cpu_min.push(u.cpu / (playout_s / 60.0));
+        let u = measure::playout_unpaced(&prepared, r.pass_ms, "file:/dev/null");
+        r.passthrough_cpu_min.push(u.cpu / (playout_s / 60.0));
         let order = if i % 2 == 0 {
             [&long, &pieces]
         } else {
@@ -300,6 +309,26 @@ fn run(s: &Scale) -> Results {
     }
     r.load_after = report::load();
     r
+}
+
+/// Items of one pass that `channel` plays from conformed copies (its log says so per item).
+fn passed_items(channel: &Path, pass_ms: i64) -> usize {
+    let out = Command::new(env!("CARGO_BIN_EXE_playout"))
+        .arg("run")
+        .arg(channel)
+        .args([
+            "--unpaced",
+            "--for",
+            &format!("{pass_ms}ms"),
+            "--output",
+            "file:/dev/null",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run playout");
+    String::from_utf8_lossy(&out.stderr)
+        .matches("Item passed through from its conformed copy.")
+        .count()
 }
 
 /// `DIR/NAME.yaml`: the bench's channel (`maxrate` defaults to the bitrate, `bufsize` to

@@ -149,6 +149,13 @@ pub fn playout_unpaced(channel: &Path, for_ms: i64, output: &str) -> Usage {
     spawn(&mut cmd).reap(Duration::from_secs(900)).0
 }
 
+/// `playout prepare CHANNEL`: the conformed copies of every item, made once.
+pub fn playout_prepare(channel: &Path) -> Usage {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_playout"));
+    cmd.arg("prepare").arg(channel).env("NO_COLOR", "1");
+    spawn(&mut cmd).reap(Duration::from_secs(1800)).0
+}
+
 /// What the floor needs to transcode one clip as playout would.
 pub struct FloorJob {
     pub clip: PathBuf,

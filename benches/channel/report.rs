@@ -27,6 +27,12 @@ pub struct Results {
     pub boundary_extra_ms: Samples,
     /// The same pass with loudness, logo and lower third.
     pub finish_cpu_min: Samples,
+    /// The same pass from conformed copies (`prepare:`), and what making them cost once,
+    /// per minute of content.
+    pub passthrough_cpu_min: Samples,
+    pub prepare_cpu_min: Samples,
+    /// Items of a pass played from their copies, and all items.
+    pub passed_items: (usize, usize),
     pub load_after: String,
 }
 
@@ -73,6 +79,30 @@ impl Results {
                     format!(
                         "ratio to playout plain {}",
                         self.finish_cpu_min.ratio_to(&self.playout_cpu_min).show(3)
+                    ),
+                ],
+            ),
+            row(
+                "pass-through of a prepared library, CPU-s/min",
+                &[
+                    self.passthrough_cpu_min.show(3),
+                    format!(
+                        "ratio to floor {} (target ≤ 0.05); {} of {} items from copies",
+                        self.passthrough_cpu_min
+                            .ratio_to(&self.floor_cpu_min)
+                            .show(3),
+                        self.passed_items.0,
+                        self.passed_items.1
+                    ),
+                ],
+            ),
+            row(
+                "one-time prepare, CPU-s per minute of content",
+                &[
+                    self.prepare_cpu_min.show(2),
+                    format!(
+                        "ratio to floor {}",
+                        self.prepare_cpu_min.ratio_to(&self.floor_cpu_min).show(3)
                     ),
                 ],
             ),
@@ -130,6 +160,8 @@ impl Results {
             &self.floor_rss_mib,
             &self.first_media_ms,
             &self.finish_cpu_min,
+            &self.passthrough_cpu_min,
+            &self.prepare_cpu_min,
         ];
         for x in all {
             assert!(

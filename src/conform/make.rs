@@ -101,7 +101,25 @@ pub fn make(
         live: None,
         passthrough: None,
     };
-    let (frame_tx, frame_rx) = bounded(crate::pipeline::FRAME_QUEUE);
+    let (frame_tx, tee_rx) = bounded(crate::pipeline::FRAME_QUEUE);
+    let (tee_tx, frame_rx) = bounded(crate::pipeline::FRAME_QUEUE);
+    // The last picture, kept beside the copy: a slot a frame longer than the copy (frame
+    // rounding against the channel's start) holds it, as the encoder would hold the item's.
+    let tee = std::thread::Builder::new()
+        .name("prepare-last".into())
+        .spawn(move || {
+            let mut last: Option<ff::frame::Video> = None;
+            for m in tee_rx.iter() {
+                if let crate::pipeline::Media::Video(f) = &m {
+                    last = Some(crate::libav::share(f));
+                }
+                if tee_tx.send(m).is_err() {
+                    break;
+                }
+            }
+            last
+        })
+        .map_err(ConformError::Thread)?;
     let (packet_tx, packet_rx) = bounded(crate::pipeline::FRAME_QUEUE * 4);
     let src = std::thread::Builder::new()
         .name("prepare-source".into())
@@ -120,6 +138,7 @@ pub fn make(
     // A write that failed stops reading: the encoder and the source see the channel close.
     drop(packet_rx);
     let _ = src.join();
+    let last = tee.join().ok().flatten();
     let _ = enc.join();
     let w = written.map_err(|e| ConformError::Media {
         path: copy.clone(),
@@ -143,6 +162,14 @@ pub fn make(
         .map_err(io(tmp.path()))?;
     let bytes = std::fs::metadata(tmp.path()).map_err(io(tmp.path()))?.len();
     let hash = super::hash_file(tmp.path())?;
+    let Some(last) = last else {
+        return Err(ConformError::Media {
+            path: item.path.clone(),
+            detail: "no picture came out of the item: no copy".into(),
+        });
+    };
+    let last_path = super::last_picture_path(dir, &key);
+    write_atomic(&last_path, &super::picture_bytes(&last)).map_err(io(&last_path))?;
     tmp.commit(&copy).map_err(io(&copy))?;
     let sidecar = Sidecar {
         version: super::SIDECAR_VERSION,

@@ -227,6 +227,53 @@ pub fn sidecar_path(dir: &Path, key: &str) -> PathBuf {
     dir.join(format!("{key}.json"))
 }
 
+/// The copy's last picture, raw YUV 4:2:0 planes one after another (`picture_bytes`).
+pub fn last_picture_path(dir: &Path, key: &str) -> PathBuf {
+    dir.join(format!("{key}.last.yuv"))
+}
+
+/// A YUV 4:2:0 picture's planes, tightly packed.
+pub fn picture_bytes(f: &ffmpeg_next::frame::Video) -> Vec<u8> {
+    let mut out = Vec::new();
+    for plane in 0..3 {
+        let (w, h) = if plane == 0 {
+            (f.width() as usize, f.height() as usize)
+        } else {
+            (
+                f.width().div_ceil(2) as usize,
+                f.height().div_ceil(2) as usize,
+            )
+        };
+        let (stride, data) = (f.stride(plane), f.data(plane));
+        for row in 0..h {
+            out.extend_from_slice(&data[row * stride..row * stride + w]);
+        }
+    }
+    out
+}
+
+/// The picture `picture_bytes` wrote, for a `width` x `height` channel; `None` if the bytes
+/// are not one.
+pub fn picture_from(bytes: &[u8], width: u32, height: u32) -> Option<ffmpeg_next::frame::Video> {
+    let mut f = ffmpeg_next::frame::Video::new(ffmpeg_next::format::Pixel::YUV420P, width, height);
+    let mut at = 0;
+    for plane in 0..3 {
+        let (w, h) = if plane == 0 {
+            (width as usize, height as usize)
+        } else {
+            (width.div_ceil(2) as usize, height.div_ceil(2) as usize)
+        };
+        let stride = f.stride(plane);
+        let data = f.data_mut(plane);
+        for row in 0..h {
+            let src = bytes.get(at..at + w)?;
+            data[row * stride..row * stride + w].copy_from_slice(src);
+            at += w;
+        }
+    }
+    (at == bytes.len()).then_some(f)
+}
+
 /// Why a copy cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Unusable {
@@ -286,6 +333,9 @@ pub fn verify(
             found,
             want: s.bytes,
         });
+    }
+    if !last_picture_path(dir, key).exists() {
+        return Err(Unusable::Missing);
     }
     if content && hash_file(&copy).map_err(|e| Unusable::Sidecar(e.to_string()))? != s.hash {
         return Err(Unusable::Corrupt);

@@ -57,7 +57,9 @@ pub fn usable(
     }
     let gain = s.loudness.as_ref().and_then(|m| m.gain(item).1);
     match pt.find(item, gain.as_deref()) {
-        Ok((path, side)) if side.frames >= frames => Some((path, side)),
+        // One frame more than the copy is the rounding of the slot against the channel's
+        // start: the copy's last picture is held for it.
+        Ok((path, side)) if side.frames + 1 >= frames => Some((path, side)),
         Ok((_, side)) => {
             tracing::debug!(file = %item.path.display(), copy_frames = side.frames, frames, "The conformed copy is shorter than the slot; encoding.");
             None
@@ -163,8 +165,20 @@ pub fn play(
         }
     }
     let played = sent;
-    match sp.end_copy(played) {
-        Flow::Stop => Ok(Played::Stop),
-        _ => Ok(Played::Frames(played)),
+    if sp.end_copy(played) == Flow::Stop {
+        return Ok(Played::Stop);
     }
+    if played < limit {
+        // The slot is longer than the copy (by a frame of rounding): its last picture,
+        // held, as the encoder would hold the item's; the encoder is opened again for it.
+        let bytes = std::fs::read(path.with_extension("last.yuv"))
+            .map_err(|e| format!("cannot read the copy's last picture: {e}"))?;
+        let picture = crate::conform::picture_from(&bytes, fmt.width, fmt.height)
+            .ok_or_else(|| "the copy's last picture is not one".to_string())?;
+        if sp.hold_picture(limit - played, &picture) == Flow::Stop {
+            return Ok(Played::Stop);
+        }
+        return Ok(Played::Frames(limit));
+    }
+    Ok(Played::Frames(played))
 }

@@ -358,6 +358,21 @@ impl Splicer {
         }
     }
 
+    /// Plays `frames` frames of `picture` with silence as part of an item (a held picture,
+    /// counted as held frames, not as slate).
+    pub fn hold_picture(&mut self, frames: i64, picture: &ff::frame::Video) -> Flow {
+        self.begin_item(Some(frames), picture);
+        self.audio_ended();
+        let end = self.item.v0 + frames;
+        let flow = self.pad_video_to(end);
+        self.end_item();
+        if flow == Flow::Stop || self.is_done() {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+
     /// Flushes the last partial audio frame. Call once, at the end of the channel.
     pub fn finish(&mut self) {
         self.drain_fifo(true);

@@ -225,10 +225,7 @@ pub fn run(
     for m in rx.iter() {
         if let Media::CopyBegins = m {
             if !copying {
-                // Every frame sent so far comes out before the copy's first packet.
-                let _ = enc.video.send_eof();
-                let _ = enc.audio.send_eof();
-                alive = drain(&mut enc, &tx, &mut align);
+                alive = drain_to_end(&mut enc, &tx, &mut align);
                 copying = true;
             }
             align.new_segment();
@@ -251,9 +248,7 @@ pub fn run(
                 if !copying {
                     // A copy always begins with `CopyBegins`; one that did not is placed as
                     // if it had.
-                    let _ = enc.video.send_eof();
-                    let _ = enc.audio.send_eof();
-                    alive = drain(&mut enc, &tx, &mut align);
+                    alive = drain_to_end(&mut enc, &tx, &mut align);
                     copying = true;
                     align.new_segment();
                 }
@@ -345,6 +340,15 @@ impl Speed {
         let (t0, e0) = self.window[0];
         (self.encoded - e0) / (now - t0).as_secs_f64().max(1e-3)
     }
+}
+
+/// Ends both encoders' streams and moves everything they still hold downstream: every frame
+/// sent so far comes out before what follows (a copy's first packet). False when nobody
+/// listens any more.
+fn drain_to_end(enc: &mut Encoders, tx: &Sender<Encoded>, align: &mut AudioAligner) -> bool {
+    let _ = enc.video.send_eof();
+    let _ = enc.audio.send_eof();
+    drain(enc, tx, align)
 }
 
 /// Moves every ready packet downstream (audio placed by `align`); false when nobody listens

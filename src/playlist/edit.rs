@@ -73,6 +73,12 @@ pub fn to_json(yaml: &[u8]) -> Result<Value, EditError> {
         if map.get(key).map_or(true, Value::is_null) {
             map.insert(key.to_string(), Value::Array(Vec::new()));
         }
+        // `in: ~` by hand means not given, as the parser reads it.
+        if let Some(list) = map.get_mut(key).and_then(Value::as_array_mut) {
+            for entry in list.iter_mut().filter_map(Value::as_object_mut) {
+                entry.retain(|_, field| !field.is_null());
+            }
+        }
     }
     Ok(j)
 }
@@ -88,7 +94,15 @@ pub fn to_yaml(j: &Value, file: &Path) -> Result<(String, Playlist), EditError> 
     let mut clean = serde_json::Map::new();
     for (k, v) in map {
         if !(v.as_array().is_some_and(Vec::is_empty) && (k == "items" || k == "events")) {
-            clean.insert(k.clone(), v.clone());
+            let mut v = v.clone();
+            // A field given as null is a field not given: the file never keeps one, so the
+            // playlist read back has only the values the schema allows.
+            if let Some(list) = v.as_array_mut().filter(|_| k == "items" || k == "events") {
+                for entry in list.iter_mut().filter_map(Value::as_object_mut) {
+                    entry.retain(|_, field| !field.is_null());
+                }
+            }
+            clean.insert(k.clone(), v);
         }
     }
     let text = format!(

@@ -150,6 +150,7 @@ pub fn start(
             channel: channel.clone(),
             video_extradata: crate::libav::extradata(&params.video),
             audio_extradata: crate::libav::extradata(&params.audio),
+            hashed: Default::default(),
         }
     });
     tracing::info!(

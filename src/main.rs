@@ -448,32 +448,14 @@ fn check(files: &[PathBuf]) -> ExitCode {
 }
 
 fn prepare(channel_path: &std::path::Path) -> anyhow::Result<ExitCode> {
-    use playout::conform::prepare::{prepare, Done};
+    use playout::conform::prepare::prepare;
     let channel = Channel::load(channel_path)?;
     let playlist = Playlist::load_named(&channel.playlist, &channel.file)?;
     init_libav()?;
-    let sum = prepare(&channel, &playlist, |i, n, item, done| match done {
-        Done::Made(s, took) => println!(
-            "[{i}/{n}] {}: made in {:.1} s ({} frames)",
-            item.title,
-            took.as_secs_f64(),
-            s.frames
-        ),
-        Done::Found(s) => println!(
-            "[{i}/{n}] {}: already made ({} frames)",
-            item.title, s.frames
-        ),
-        Done::Failed(e) => println!("[{i}/{n}] {}: FAILED: {e}", item.title),
+    let sum = prepare(&channel, &playlist, |i, n, item, done| {
+        println!("[{i}/{n}] {}: {}", item.title, done.describe());
     });
-    println!(
-        "{} made, {} already there, {} failed; {:.0} s of channel time in {}; making took {:.1} s",
-        sum.made,
-        sum.found,
-        sum.failed,
-        sum.copied_seconds,
-        sum.folder.display(),
-        sum.making.as_secs_f64()
-    );
+    println!("{}", sum.describe());
     Ok(if sum.failed == 0 {
         ExitCode::SUCCESS
     } else {

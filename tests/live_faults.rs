@@ -12,17 +12,16 @@ use std::time::{Duration, Instant};
 
 use common::edits::signal;
 use common::publish::{
-    is_colour, live_clip, live_clip_as, metric, publish, publish_with, run_live_channel, runs_of,
-    KindLog,
+    is_colour, live_clip, live_clip_as, metric, one_session, publish, publish_with,
+    run_live_channel, runs_of, KindLog,
 };
-use common::timeline::{grid_frames, red_and_plain};
+use common::timeline::red_and_plain;
 use common::*;
 
 /// Both tests run a paced channel: one at a time on two cores.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 const KEY: &str = "faults-key-93d0e1";
-const FPS: (u32, u32) = (30, 1);
 
 fn channel(dir: &Path, listen: &str, http: u16) -> std::path::PathBuf {
     let playlist = red_and_plain(dir);
@@ -31,33 +30,6 @@ fn channel(dir: &Path, listen: &str, http: u16) -> std::path::PathBuf {
         q(listen)
     );
     write_channel(dir, "faults", 320, 180, "30", &playlist, &extra)
-}
-
-fn recording_checks(
-    nginx: &Nginx,
-    stream: &str,
-    failures: &mut Vec<String>,
-) -> Vec<common::timeline::GridFrame> {
-    nginx.wait_idle(Duration::from_secs(5));
-    let recs = nginx.recordings_of(stream);
-    let publishes = nginx.publish_count(stream);
-    if publishes != 1 || recs.len() != 1 {
-        failures.push(format!("{publishes} publish sessions, recordings {recs:?}"));
-        return Vec::new();
-    }
-    let mut expect = Expect::new(320, 180);
-    expect.max_av_end_diff_ms = 1000.0 / 30.0;
-    let (report, problems) = check_session(&recs[0], FPS, &expect);
-    println!(
-        "recording: {:.1} s, {} irregular steps, largest audio hole {:.2} ms, {} holes over 2 ms, A/V end {:+.1} ms",
-        report.duration,
-        report.bad_steps.len(),
-        report.max_audio_hole_ms,
-        report.audio_holes.len(),
-        report.av_end_diff_ms
-    );
-    failures.extend(problems);
-    grid_frames(&recs[0])
 }
 
 #[test]
@@ -124,7 +96,7 @@ fn a_publisher_of_undecodable_video_is_refused_and_never_airs() {
     }
     signal(p.pid().unwrap(), "TERM");
     let r = p.wait(Duration::from_secs(120));
-    let frames = recording_checks(&nginx, "bad", &mut failures);
+    let frames = one_session(&nginx, "bad", &mut failures);
     let green = runs_of(&frames, |f| is_colour(f, [0, 255, 0]));
     if !green.is_empty() {
         failures.push(format!("the publisher's picture aired: {green:?}"));
@@ -198,7 +170,7 @@ fn a_publisher_that_changes_shape_mid_stream_stays_on_air_renormalised() {
     }
     signal(p.pid().unwrap(), "TERM");
     let r = p.wait(Duration::from_secs(120));
-    let frames = recording_checks(&nginx, "shape", &mut failures);
+    let frames = one_session(&nginx, "shape", &mut failures);
     let live = runs_of(&frames, |f| {
         is_colour(f, [0, 255, 0]) || is_colour(f, [0, 0, 255])
     });

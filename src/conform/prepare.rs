@@ -22,6 +22,19 @@ pub enum Done {
     Failed(ConformError),
 }
 
+impl Done {
+    /// How it went, for a line of `playout prepare`.
+    pub fn describe(&self) -> String {
+        match self {
+            Done::Made(s, took) => {
+                format!("made in {:.1} s ({} frames)", took.as_secs_f64(), s.frames)
+            }
+            Done::Found(s) => format!("already made ({} frames)", s.frames),
+            Done::Failed(e) => format!("FAILED: {e}"),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Summary {
     pub made: usize,
@@ -31,6 +44,22 @@ pub struct Summary {
     pub copied_seconds: f64,
     pub making: Duration,
     pub folder: PathBuf,
+}
+
+impl Summary {
+    /// `playout prepare`'s last line.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} made, {} already there, {} failed; {:.0} s of channel time in {}; making took \
+             {:.1} s",
+            self.made,
+            self.found,
+            self.failed,
+            self.copied_seconds,
+            self.folder.display(),
+            self.making.as_secs_f64()
+        )
+    }
 }
 
 /// The media of the rotation and the events, each (path, cut) once.

@@ -183,3 +183,33 @@ pub fn run_live_channel(channel: &Path, output: &str, envs: &[(&str, &str)]) -> 
     let ch = channel.to_str().expect("a UTF-8 path");
     super::Playout::spawn(&["run", ch, "--output", output, "--for", "10m"], envs)
 }
+
+/// The one publish session a 320x180 30 fps live test's channel made to `stream`: its
+/// continuity problems go to `failures` (a summary is printed), and its frames, shrunk to the
+/// grid, come back (none when there was not exactly one session).
+pub fn one_session(
+    nginx: &super::Nginx,
+    stream: &str,
+    failures: &mut Vec<String>,
+) -> Vec<GridFrame> {
+    nginx.wait_idle(Duration::from_secs(5));
+    let recs = nginx.recordings_of(stream);
+    let publishes = nginx.publish_count(stream);
+    if publishes != 1 || recs.len() != 1 {
+        failures.push(format!("{publishes} publish sessions, recordings {recs:?}"));
+        return Vec::new();
+    }
+    let mut expect = super::Expect::new(320, 180);
+    expect.max_av_end_diff_ms = 1000.0 / 30.0;
+    let (report, problems) = super::check_session(&recs[0], (30, 1), &expect);
+    println!(
+        "recording: {:.1} s, {} irregular steps, largest audio hole {:.2} ms, {} holes over 2 ms, A/V end {:+.1} ms",
+        report.duration,
+        report.bad_steps.len(),
+        report.max_audio_hole_ms,
+        report.audio_holes.len(),
+        report.av_end_diff_ms
+    );
+    failures.extend(problems);
+    super::timeline::grid_frames(&recs[0])
+}

@@ -144,15 +144,10 @@ pub fn start(
     }
     let look = slate::Look::of(channel, &fmt).map_err(RunError::Slate)?;
     let (encoders, params) = encode::open(&fmt, &channel.video, &channel.audio)?;
-    let passthrough = channel.prepare.as_ref().filter(|p| p.enabled).map(|_| {
-        pipeline::passthrough::Passthrough {
-            dir: crate::conform::cache_dir(channel),
-            channel: channel.clone(),
-            video_extradata: crate::libav::extradata(&params.video),
-            audio_extradata: crate::libav::extradata(&params.audio),
-            hashed: Default::default(),
-        }
-    });
+    let extradata = (
+        crate::libav::extradata(&params.video),
+        crate::libav::extradata(&params.audio),
+    );
     tracing::info!(
         cpus = pipeline::cpus(),
         x264_threads = pipeline::encoder_threads(),
@@ -214,6 +209,29 @@ pub fn start(
             )
             .map_err(RunError::Thread)?,
         ),
+        None => None,
+    };
+    let passthrough = match channel.prepare.as_ref().filter(|p| p.enabled) {
+        Some(p) => Some(pipeline::passthrough::Passthrough {
+            dir: crate::conform::cache_dir(channel),
+            channel: channel.clone(),
+            preparer: if p.background {
+                Some(
+                    crate::conform::background::Preparer::start(
+                        channel,
+                        loudness.clone(),
+                        metrics.clone(),
+                        extradata.clone(),
+                    )
+                    .map_err(RunError::Thread)?,
+                )
+            } else {
+                None
+            },
+            video_extradata: extradata.0,
+            audio_extradata: extradata.1,
+            hashed: Default::default(),
+        }),
         None => None,
     };
     // The live input listens from now on, whatever the outputs do. Unpaced runs have no

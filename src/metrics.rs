@@ -3,6 +3,7 @@
 //! Stages update them in batches, not per packet.
 
 pub mod live;
+pub mod prepare;
 #[cfg(target_os = "linux")]
 mod process;
 
@@ -50,6 +51,7 @@ pub struct Metrics {
     pub loudness_queue: IntGauge,
     pub http_connections: IntGauge,
     pub live: live::LiveMetrics,
+    pub prepare: prepare::PrepareMetrics,
 }
 
 fn gauge(r: &Registry, name: &str, help: &str) -> Gauge {
@@ -225,6 +227,7 @@ impl Metrics {
                 .expect("valid name"),
             ),
             live: live::LiveMetrics::new(&r),
+            prepare: prepare::PrepareMetrics::new(&r),
             registry: r,
         };
         // Every label value exists from the start at 0, so rate() and increase() see the

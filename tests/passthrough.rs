@@ -23,7 +23,9 @@ fn channel(dir: &Path, name: &str, prepare: bool) -> std::path::PathBuf {
         ],
     );
     let extra = if prepare {
-        "prepare: { folder: copies }\n"
+        // `playout prepare` alone makes the copies here (tests/prepare_background.rs has the
+        // background preparer): a damaged copy stays damaged for the whole run.
+        "prepare: { folder: copies, background: false }\n"
     } else {
         ""
     };

@@ -26,16 +26,21 @@ use crate::schedule::Anchor;
 use crate::time::{frames_in, samples_at_frame, Micros};
 
 /// Makes the copy of `item` in `dir` (unless a whole one is there already) and returns its
-/// sidecar, and whether it was made now. `meter` is the channel's loudness meter when `audio.loudness` is on: the item
-/// is measured first, so the copy carries the gain live playback would give it.
+/// sidecar, and whether it was made now. `meter` is the channel's loudness meter when
+/// `audio.loudness` is on: the item is measured first, so the copy carries the gain live
+/// playback would give it. `threads` caps x264's threads (the background preparer's share);
+/// None lets it take the machine.
 pub fn make(
     channel: &Channel,
     item: &MediaItem,
     dir: &Path,
     meter: Option<&Arc<Meter>>,
+    threads: Option<usize>,
 ) -> Result<(Sidecar, bool), ConformError> {
     let fmt = ChannelFormat::of(channel);
-    let (encoders, params) = encode::open(&fmt, &channel.video, &channel.audio)?;
+    let threads = threads.unwrap_or_else(crate::pipeline::encoder_threads);
+    let (encoders, params) =
+        encode::open_with_threads(&fmt, &channel.video, &channel.audio, threads)?;
     let (ve, ae) = (
         crate::libav::extradata(&params.video),
         crate::libav::extradata(&params.audio),
@@ -105,6 +110,9 @@ pub fn make(
     let (tee_tx, frame_rx) = bounded(crate::pipeline::FRAME_QUEUE);
     // The last picture, kept beside the copy: a slot a frame longer than the copy (frame
     // rounding against the channel's start) holds it, as the encoder would hold the item's.
+    // Its threads log where `make` is called from: nowhere for the background preparer, whose
+    // copy's item starts are not the channel's.
+    let dispatch = tracing::dispatcher::get_default(|d| d.clone());
     let tee = std::thread::Builder::new()
         .name("prepare-last".into())
         .spawn(move || {
@@ -121,14 +129,19 @@ pub fn make(
         })
         .map_err(ConformError::Thread)?;
     let (packet_tx, packet_rx) = bounded(crate::pipeline::FRAME_QUEUE * 4);
+    let d = dispatch.clone();
     let src = std::thread::Builder::new()
         .name("prepare-source".into())
-        .spawn(move || source::run(settings, frame_tx))
+        .spawn(move || tracing::dispatcher::with_default(&d, || source::run(settings, frame_tx)))
         .map_err(ConformError::Thread)?;
     let m = metrics.clone();
     let enc = std::thread::Builder::new()
         .name("prepare-encode".into())
-        .spawn(move || encode::run(encoders, frame_rx, packet_tx, m, None))
+        .spawn(move || {
+            tracing::dispatcher::with_default(&dispatch, || {
+                encode::run(encoders, frame_rx, packet_tx, m, None)
+            })
+        })
         .map_err(ConformError::Thread)?;
 
     std::fs::create_dir_all(dir).map_err(io(dir))?;

@@ -10,6 +10,8 @@
 //! copy's size and hash, so that a truncated, corrupt or foreign copy is found before it airs
 //! (`verify`). Both files are written atomically: a crash while preparing leaves nothing.
 
+pub mod background;
+pub mod cache;
 pub mod make;
 pub mod prepare;
 
@@ -291,6 +293,27 @@ pub enum Unusable {
     Size { found: u64, want: u64 },
     #[error("the copy's content does not match its hash: corrupt")]
     Corrupt,
+}
+
+impl Unusable {
+    /// The `reason` label of `playout_conform_cache_misses_total`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Unusable::Missing => "missing",
+            Unusable::Stale(_) => "stale",
+            Unusable::Version(_) | Unusable::Settings(_) => "settings",
+            Unusable::Sidecar(_) | Unusable::Size { .. } | Unusable::Corrupt => "damaged",
+        }
+    }
+}
+
+/// Marks the copy `key` as played now: the sidecar's modification time is the copy's last
+/// use, by which `prepare.max_size` removes the least recently played.
+pub fn touch(dir: &Path, key: &str) {
+    let side = sidecar_path(dir, key);
+    if let Ok(f) = fs::File::options().append(true).open(&side) {
+        let _ = f.set_modified(std::time::SystemTime::now());
+    }
 }
 
 /// The sidecar of the copy `key` in `dir`, if the copy is whole and was made for a source

@@ -100,7 +100,7 @@ pub fn prepare(
     };
     for (i, item) in items.iter().enumerate() {
         let t = Instant::now();
-        let done = match make(channel, item, &folder, meter.as_ref()) {
+        let done = match make(channel, item, &folder, meter.as_ref(), None) {
             Ok((s, fresh)) => {
                 sum.copied_seconds +=
                     s.frames as f64 * channel.video.fps.den as f64 / channel.video.fps.num as f64;

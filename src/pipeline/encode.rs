@@ -52,7 +52,7 @@ pub struct Encoders {
     audio: ff::encoder::Audio,
     fps: Rational,
     /// What they were opened with: after copied packets they are opened again with it.
-    spec: (ChannelFormat, VideoFormat, AudioFormat),
+    spec: (ChannelFormat, VideoFormat, AudioFormat, usize),
     /// One AAC frame of silence in the channel's audio format, for re-aligning audio at a
     /// splice (`copied`).
     silence: ff::Packet,
@@ -86,7 +86,18 @@ pub fn open(
     video: &VideoFormat,
     audio: &AudioFormat,
 ) -> Result<(Encoders, StreamParams), EncoderError> {
-    let video_enc = open_video(fmt, video)?;
+    open_with_threads(fmt, video, audio, super::encoder_threads())
+}
+
+/// `open` with `threads` x264 frame threads (a background preparer's share of the CPU). The
+/// thread count changes neither the parameter sets nor the pictures' timing.
+pub fn open_with_threads(
+    fmt: &ChannelFormat,
+    video: &VideoFormat,
+    audio: &AudioFormat,
+    threads: usize,
+) -> Result<(Encoders, StreamParams), EncoderError> {
+    let video_enc = open_video(fmt, video, threads)?;
     let audio_enc = open_audio(fmt, audio)?;
     let params = StreamParams {
         video: ff::codec::Parameters::from(&*video_enc),
@@ -100,7 +111,7 @@ pub fn open(
             video: video_enc,
             audio: audio_enc,
             fps: fmt.fps,
-            spec: (fmt.clone(), video.clone(), audio.clone()),
+            spec: (fmt.clone(), video.clone(), audio.clone(), threads),
             silence,
         },
         params,
@@ -110,8 +121,8 @@ pub fn open(
 impl Encoders {
     /// Both encoders opened afresh with the same settings: the next frame is an IDR.
     pub fn reopen(&mut self) -> Result<(), EncoderError> {
-        let (fmt, video, audio) = &self.spec;
-        self.video = open_video(fmt, video)?;
+        let (fmt, video, audio, threads) = &self.spec;
+        self.video = open_video(fmt, video, *threads)?;
         self.audio = open_audio(fmt, audio)?;
         Ok(())
     }
@@ -120,6 +131,7 @@ impl Encoders {
 fn open_video(
     fmt: &ChannelFormat,
     video: &VideoFormat,
+    threads: usize,
 ) -> Result<ff::encoder::Video, EncoderError> {
     let x264 = ff::encoder::find_by_name("libx264").ok_or(verr(ff::Error::EncoderNotFound))?;
     let mut v = ff::codec::context::Context::new_with_codec(x264)
@@ -140,7 +152,7 @@ fn open_video(
     v.set_flags(ff::codec::Flags::GLOBAL_HEADER);
     v.set_threading(ff::threading::Config {
         kind: ff::threading::Type::Frame,
-        count: super::encoder_threads(),
+        count: threads,
         ..Default::default()
     });
     let mut opts = ff::Dictionary::new();

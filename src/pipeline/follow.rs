@@ -90,10 +90,14 @@ impl Prefetch {
     pub(super) fn spawn(path: PathBuf, in_point: Micros) -> Self {
         let (tx, rx) = bounded(1);
         let p = path.clone();
+        // It logs where its opener logs (a background preparer's source logs nowhere).
+        let dispatch = tracing::dispatcher::get_default(|d| d.clone());
         let spawned = std::thread::Builder::new()
             .name("open-ahead".into())
             .spawn(move || {
-                let _ = tx.send(open(&p, in_point));
+                tracing::dispatcher::with_default(&dispatch, || {
+                    let _ = tx.send(open(&p, in_point));
+                })
             });
         if let Err(e) = spawned {
             tracing::warn!(error = %e, "Could not start the open-ahead thread.");

@@ -23,6 +23,8 @@ pub struct Passthrough {
     pub channel: Channel,
     pub video_extradata: Vec<u8>,
     pub audio_extradata: Vec<u8>,
+    /// The background preparer, when `prepare.background` is on.
+    pub preparer: Option<crate::conform::background::Preparer>,
     /// Copies whose content hash was read, with the size and mtime they had then: a loop
     /// reads each copy's bytes once, not on every play, until the file changes.
     pub hashed: std::cell::RefCell<std::collections::HashMap<PathBuf, FileStamp>>,
@@ -54,6 +56,7 @@ impl Passthrough {
         if let (false, Some(now)) = (known, now) {
             self.hashed.borrow_mut().insert(path.clone(), now);
         }
+        crate::conform::touch(&self.dir, &key);
         Ok((path, s))
     }
 }
@@ -73,16 +76,30 @@ pub fn usable(
         return None;
     }
     let gain = s.loudness.as_ref().and_then(|m| m.gain(item).1);
+    let m = &s.metrics.prepare;
     match pt.find(item, gain.as_deref()) {
         // One frame more than the copy is the rounding of the slot against the channel's
         // start: the copy's last picture is held for it.
-        Ok((path, side)) if side.frames + 1 >= frames => Some((path, side)),
+        Ok((path, side)) if side.frames + 1 >= frames => {
+            m.cache_hits_total.inc();
+            Some((path, side))
+        }
         Ok((_, side)) => {
+            m.cache_misses_total.with_label_values(&["short"]).inc();
             tracing::debug!(file = %item.path.display(), copy_frames = side.frames, frames, "The conformed copy is shorter than the slot; encoding.");
             None
         }
         Err(why) => {
-            tracing::debug!(file = %item.path.display(), %why, "Not passed through; encoding.");
+            m.cache_misses_total.with_label_values(&[why.label()]).inc();
+            if why.label() == "damaged" {
+                // Found only now (its bytes are read when it plays): made again first.
+                tracing::warn!(file = %item.path.display(), %why, "The conformed copy is damaged; the item is encoded, and the copy made again.");
+                if let Some(p) = &pt.preparer {
+                    p.remake(item);
+                }
+            } else {
+                tracing::debug!(file = %item.path.display(), %why, "Not passed through; encoding.");
+            }
             None
         }
     }

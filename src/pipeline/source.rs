@@ -261,6 +261,10 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
             // The meter measures what it does not know yet, on its own thread.
             meter.want(&lineup.playlist);
         }
+        if let Some(p) = s.passthrough.as_ref().and_then(|p| p.preparer.as_ref()) {
+            // So does the preparer, at idle priority.
+            p.want(&lineup.playlist);
+        }
         crate::quarantine::on_air(media.map(|m| m.path.as_path()));
         let frames = end - splicer.position_frames();
         let copy = media.zip(s.passthrough.as_ref()).and_then(|(m, pt)| {

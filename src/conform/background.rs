@@ -1,0 +1,408 @@
+//! `run` makes the copies that are missing itself (`prepare.background`, on by default): one
+//! thread, at idle priority (SCHED_IDLE, so it only ever takes CPU the channel leaves
+//! unused) with `prepare.threads` x264 threads, works through the playlist's items that have
+//! no usable copy, one at a time, and keeps the folder under `prepare.max_size`.
+//!
+//! - It hears of the playlist as the source does (at every item start, and so after every
+//!   reload) and looks again every minute, for copies deleted or damaged and sources changed.
+//! - A copy the source found damaged at play time is made again first.
+//! - An item that cannot be made is logged once: one that fails to decode is not tried again
+//!   until its file changes; a write that fails (a full disk) is tried again every ten
+//!   minutes, quietly. The channel never waits for it and never sees it.
+//! - Copies of changed files, and debris of a preparer that crashed, are removed. Over
+//!   `max_size`, the least recently played copies the playlist does not name go; copies it
+//!   does name are never removed, and a copy that does not fit is not kept.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+
+use super::{cache, cache_dir, format_hash, key, make::make, verify, ConformError, SourceId};
+use crate::config::Channel;
+use crate::loudness::Meter;
+use crate::metrics::Metrics;
+use crate::playlist::{MediaItem, Playlist};
+
+/// How often the folder and the playlist are looked at again with nothing new heard.
+const RESCAN: Duration = Duration::from_secs(60);
+/// How long a preparation that failed writing waits before it is tried again.
+const RETRY: Duration = Duration::from_secs(600);
+
+enum Ask {
+    Playlist(Arc<Playlist>),
+    Remake(MediaItem),
+}
+
+/// The handle the source holds: it says what is playing and what it found damaged, and
+/// never blocks.
+pub struct Preparer {
+    asks: Sender<Ask>,
+}
+
+impl Preparer {
+    /// Starts the thread for `channel`, whose live encoder has these parameter sets.
+    pub fn start(
+        channel: &Channel,
+        meter: Option<Arc<Meter>>,
+        metrics: Arc<Metrics>,
+        extradata: (Vec<u8>, Vec<u8>),
+    ) -> std::io::Result<Preparer> {
+        let (asks, rx) = bounded(16);
+        let w = Worker {
+            dir: cache_dir(channel),
+            threads: channel.prepare.as_ref().map_or(1, |p| p.threads),
+            max_size: channel.prepare.as_ref().and_then(|p| p.max_size),
+            channel: channel.clone(),
+            meter,
+            metrics,
+            extradata,
+            failed: HashMap::new(),
+            refused_room: 0,
+            full_logged: false,
+        };
+        std::thread::Builder::new()
+            .name("prepare".into())
+            .spawn(move || w.run(rx))?;
+        Ok(Preparer { asks })
+    }
+
+    /// The playlist on air now (the same one again is free).
+    pub fn want(&self, p: &Arc<Playlist>) {
+        let _ = self.asks.try_send(Ask::Playlist(p.clone()));
+    }
+
+    /// `item`'s copy was found damaged: make it again, before the rest.
+    pub fn remake(&self, item: &MediaItem) {
+        let _ = self.asks.try_send(Ask::Remake(item.clone()));
+    }
+}
+
+/// An item as a copy knows it: its file and cut.
+type ItemId = (PathBuf, i64, Option<i64>, Option<i64>);
+
+fn id(m: &MediaItem) -> ItemId {
+    (
+        m.path.clone(),
+        m.in_point.0,
+        m.out_point.map(|o| o.0),
+        m.duration.map(|d| d.0),
+    )
+}
+
+/// A preparation that failed: with the file as it was, what was said, and when.
+struct Failed {
+    stamp: (u64, i128),
+    said: String,
+    at: Instant,
+    retry: bool,
+}
+
+struct Worker {
+    dir: PathBuf,
+    threads: usize,
+    max_size: Option<u64>,
+    channel: Channel,
+    meter: Option<Arc<Meter>>,
+    metrics: Arc<Metrics>,
+    extradata: (Vec<u8>, Vec<u8>),
+    failed: HashMap<ItemId, Failed>,
+    /// The size of the last copy that did not fit under `max_size`: no copy is made while
+    /// that much room cannot be found.
+    refused_room: u64,
+    full_logged: bool,
+}
+
+impl Worker {
+    fn run(mut self, rx: Receiver<Ask>) {
+        if let Err(e) = idle_priority() {
+            tracing::warn!(error = %e, "The background preparer cannot lower its priority; it runs at normal priority with prepare.threads x264 threads.");
+        }
+        let mut playlist: Option<Arc<Playlist>> = None;
+        let mut remakes: VecDeque<MediaItem> = VecDeque::new();
+        loop {
+            if let Some(p) = playlist.clone() {
+                match self.work(&p, &mut remakes, &rx) {
+                    Next::Playlist(n) => {
+                        playlist = Some(n);
+                        continue;
+                    }
+                    Next::Wait => {}
+                }
+            }
+            // Nothing to do until something is heard or the minute has passed.
+            let until = Instant::now() + RESCAN;
+            loop {
+                match rx.recv_deadline(until) {
+                    Ok(Ask::Playlist(n)) => {
+                        if playlist.as_ref().is_some_and(|p| Arc::ptr_eq(p, &n)) {
+                            continue;
+                        }
+                        playlist = Some(n);
+                        break;
+                    }
+                    Ok(Ask::Remake(m)) => {
+                        remakes.push_back(m);
+                        break;
+                    }
+                    Err(RecvTimeoutError::Timeout) => break,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            }
+        }
+    }
+
+    /// One pass: tidy the folder, then make what `p` lacks, the remakes first. Stops early
+    /// for a new playlist.
+    fn work(
+        &mut self,
+        p: &Arc<Playlist>,
+        remakes: &mut VecDeque<MediaItem>,
+        rx: &Receiver<Ask>,
+    ) -> Next {
+        let (todo, named) = self.scan(p);
+        let mut todo: VecDeque<MediaItem> = todo.into();
+        for m in remakes.drain(..).rev() {
+            todo.retain(|t| id(t) != id(&m));
+            todo.push_front(m);
+        }
+        self.tidy(&named);
+        self.metrics.prepare.queue.set(todo.len() as i64);
+        while let Some(item) = todo.pop_front() {
+            if !self.room_for_one(&named) {
+                break;
+            }
+            self.prepare_one(&item, &named);
+            self.metrics.prepare.queue.set(todo.len() as i64);
+            while let Ok(ask) = rx.try_recv() {
+                match ask {
+                    Ask::Playlist(n) if !Arc::ptr_eq(&n, p) => return Next::Playlist(n),
+                    Ask::Playlist(_) => {}
+                    Ask::Remake(m) => {
+                        todo.retain(|t| id(t) != id(&m));
+                        todo.push_front(m);
+                    }
+                }
+            }
+        }
+        self.metrics.prepare.queue.set(todo.len() as i64);
+        Next::Wait
+    }
+
+    /// The items of `p` with no usable copy (by size and sidecar: a copy's content is read
+    /// when it plays, and when it is made), and the keys of the copies `p` names.
+    fn scan(&mut self, p: &Playlist) -> (Vec<MediaItem>, HashSet<String>) {
+        let (ve, ae) = (&self.extradata.0, &self.extradata.1);
+        let mut todo = Vec::new();
+        let mut named = HashSet::new();
+        for m in super::prepare::media_of(p) {
+            if crate::quarantine::lookup(&m.path).is_some() {
+                continue;
+            }
+            let Ok(source) = SourceId::stat(&m.path) else {
+                // Not there (yet): the source slates it; tried when it appears.
+                continue;
+            };
+            if let Some(f) = self.failed.get(&id(&m)) {
+                let same = f.stamp == (source.size, source.mtime_ns);
+                if same && (!f.retry || f.at.elapsed() < RETRY) {
+                    continue;
+                }
+            }
+            let measured = self.meter.as_ref().map_or(true, |mt| mt.lookup(&m).is_some());
+            if measured {
+                let gain = self.meter.as_ref().and_then(|mt| mt.gain(&m).1);
+                let format = format_hash(&self.channel, ve, ae, &m, gain.as_deref());
+                let k = key(&source, &m, &format);
+                let usable = verify(&self.dir, &k, &source, ve, ae, false).is_ok();
+                named.insert(k);
+                if usable {
+                    continue;
+                }
+            }
+            todo.push(m);
+        }
+        (todo, named)
+    }
+
+    /// Removes copies of changed files and what crashed preparers left, and counts the rest.
+    fn tidy(&mut self, named: &HashSet<String>) {
+        for t in cache::dead_temporaries(&self.dir) {
+            let _ = std::fs::remove_file(t);
+        }
+        let now = std::time::SystemTime::now();
+        for e in cache::entries(&self.dir) {
+            let orphan = e.sidecar.is_none()
+                && now.duration_since(e.used).unwrap_or_default() > cache::ORPHAN_AGE;
+            if (orphan || cache::outdated(&e))
+                && !named.contains(&e.key)
+                && cache::remove(&self.dir, &e.key).is_ok()
+            {
+                tracing::info!(key = %e.key, bytes = e.bytes, "Conformed copy removed: its file changed, or it was never finished.");
+                self.metrics.prepare.evicted_total.inc();
+            }
+        }
+        self.count();
+    }
+
+    fn count(&self) -> u64 {
+        let total = cache::total(&cache::entries(&self.dir));
+        self.metrics
+            .prepare
+            .cache_bytes
+            .set(i64::try_from(total).unwrap_or(i64::MAX));
+        total
+    }
+
+    /// Under `max_size`, with room for a copy the size of the last one refused (removing
+    /// the least recently played copies `named` does not hold, if need be).
+    fn room_for_one(&mut self, named: &HashSet<String>) -> bool {
+        let Some(max) = self.max_size else {
+            return true;
+        };
+        let fits = self.evict(named, max, self.refused_room.max(1));
+        if !fits && !self.full_logged {
+            self.full_logged = true;
+            tracing::warn!(folder = %self.dir.display(), max_size = max, "The conformed copies fill prepare.max_size with items the playlist names; the others are encoded live. A larger max_size would pass more through.");
+        }
+        fits
+    }
+
+    /// Removes the least recently played copies not in `named` until `room` bytes fit under
+    /// `max`; whether they do.
+    fn evict(&mut self, named: &HashSet<String>, max: u64, room: u64) -> bool {
+        let entries = cache::entries(&self.dir);
+        let (gone, total) = cache::to_evict(&entries, named, max, room);
+        for k in &gone {
+            match cache::remove(&self.dir, k) {
+                Ok(()) => {
+                    tracing::info!(key = %k, "Conformed copy removed: least recently played, over prepare.max_size.");
+                    self.metrics.prepare.evicted_total.inc();
+                }
+                Err(e) => {
+                    tracing::debug!(key = %k, error = %e, "Cannot remove a conformed copy.")
+                }
+            }
+        }
+        self.count();
+        total.saturating_add(room) <= max
+    }
+
+    fn prepare_one(&mut self, item: &MediaItem, named: &HashSet<String>) {
+        let started = Instant::now();
+        // The copy's own source and encoder are not the channel's: what they would log (an
+        // item starting, a slate) is not said; how it went is, below.
+        let quiet = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+        let result = tracing::dispatcher::with_default(&quiet, || {
+            make(
+                &self.channel,
+                item,
+                &self.dir,
+                self.meter.as_ref(),
+                Some(self.threads),
+            )
+        });
+        let stamp = SourceId::stat(&item.path)
+            .map(|s| (s.size, s.mtime_ns))
+            .unwrap_or((0, 0));
+        let metrics = self.metrics.clone();
+        let m = &metrics.prepare;
+        match result {
+            Ok((s, fresh)) => {
+                self.failed.remove(&id(item));
+                if !fresh {
+                    return;
+                }
+                let mut named = named.clone();
+                named.insert(s.key.clone());
+                if let Some(max) = self.max_size {
+                    if !self.evict(&named, max, 0) {
+                        // Even with every other copy gone it does not fit: it is not kept.
+                        let bytes = cache::entries(&self.dir)
+                            .iter()
+                            .find(|e| e.key == s.key)
+                            .map_or(s.bytes, |e| e.bytes);
+                        let _ = cache::remove(&self.dir, &s.key);
+                        self.refused_room = bytes;
+                        m.copies_total.with_label_values(&["too_big"]).inc();
+                        self.count();
+                        return;
+                    }
+                }
+                m.copies_total.with_label_values(&["made"]).inc();
+                tracing::info!(file = %item.path.display(), frames = s.frames, bytes = s.bytes, seconds = format!("{:.2}", started.elapsed().as_secs_f64()), "Conformed copy made in the background.");
+            }
+            Err(e) => {
+                m.copies_total.with_label_values(&["failed"]).inc();
+                let said = e.to_string();
+                let retry = writing(&e);
+                let again = self
+                    .failed
+                    .get(&id(item))
+                    .is_some_and(|f| f.said == said && f.stamp == stamp);
+                if !again {
+                    tracing::warn!(file = %item.path.display(), error = %said, retried = if retry { "in 10 minutes" } else { "when the file changes" }, "Cannot make a conformed copy; the item is encoded live.");
+                }
+                self.failed.insert(
+                    id(item),
+                    Failed {
+                        stamp,
+                        said,
+                        at: Instant::now(),
+                        retry,
+                    },
+                );
+            }
+        }
+    }
+}
+
+enum Next {
+    Playlist(Arc<Playlist>),
+    Wait,
+}
+
+/// Whether a failure was the folder's (writing, a full disk, a thread), not the item's.
+fn writing(e: &ConformError) -> bool {
+    match e {
+        ConformError::Io { .. } | ConformError::Thread(_) | ConformError::Encoder(_) => true,
+        ConformError::Media { detail, .. } => detail.starts_with("cannot write the copy"),
+        ConformError::Look(_) => false,
+    }
+}
+
+/// SCHED_IDLE for this thread, and so for every thread it starts (Linux threads inherit the
+/// policy): the decoder's, the encoder's and x264's own. `chrt` (util-linux, on every
+/// Debian) sets it by thread id, which `/proc/thread-self` gives without any `unsafe`.
+fn idle_priority() -> Result<(), String> {
+    let link = std::fs::read_link("/proc/thread-self").map_err(|e| e.to_string())?;
+    let tid = link
+        .file_name()
+        .map(|t| t.to_string_lossy().into_owned())
+        .ok_or("no thread id in /proc/thread-self")?;
+    let chrt = std::process::Command::new("chrt")
+        .args(["--idle", "--pid", "0", &tid])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    match chrt {
+        Ok(s) if s.success() => Ok(()),
+        _ => {
+            let renice = std::process::Command::new("renice")
+                .args(["-n", "19", "-p", &tid])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .map_err(|e| format!("chrt and renice: {e}"))?;
+            if renice.success() {
+                Ok(())
+            } else {
+                Err("chrt --idle and renice both failed".into())
+            }
+        }
+    }
+}

@@ -464,8 +464,16 @@ fn prepare(channel_path: &std::path::Path) -> anyhow::Result<ExitCode> {
 }
 
 fn probe(media: &[PathBuf], channel: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let fmt = match channel {
-        Some(c) => ChannelFormat::of(&Channel::load(&c)?),
+    let channel = match channel {
+        Some(c) => {
+            let ch = Channel::load(&c)?;
+            let playlist = Playlist::load_named(&ch.playlist, &ch.file)?;
+            Some((ch, playlist))
+        }
+        None => None,
+    };
+    let fmt = match &channel {
+        Some((c, _)) => ChannelFormat::of(c),
         None => ChannelFormat {
             width: 1280,
             height: 720,
@@ -482,6 +490,11 @@ fn probe(media: &[PathBuf], channel: Option<PathBuf>) -> anyhow::Result<ExitCode
             Err(r) => {
                 all_ok = false;
                 print!("{r}");
+            }
+        }
+        if let Some((c, p)) = &channel {
+            for line in playout::conform::probe::lines(c, p, m) {
+                println!("{line}");
             }
         }
     }

@@ -74,6 +74,31 @@ fn prepared_items_pass_through_in_one_continuous_stream() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let with = channel(d, "copies", true);
+    let red = clip("red_4s");
+    let probe = |what: &str| {
+        let r = run_playout_timeout(
+            &[
+                "probe",
+                red.to_str().unwrap(),
+                "--channel",
+                with.to_str().unwrap(),
+            ],
+            std::time::Duration::from_secs(60),
+        );
+        let line = r
+            .stdout
+            .lines()
+            .find(|l| l.contains("pass-through as \"Red\""))
+            .unwrap_or("")
+            .to_string();
+        println!("probe {what}: {line}");
+        line
+    };
+    let before = probe("before prepare");
+    assert!(
+        before.contains("will be encoded: no copy yet; `playout prepare` makes it"),
+        "{before}"
+    );
     let prepared = run_playout_timeout(
         &["prepare", with.to_str().unwrap()],
         std::time::Duration::from_secs(300),
@@ -95,6 +120,12 @@ fn prepared_items_pass_through_in_one_continuous_stream() {
         again.stdout.contains("0 made, 2 already there"),
         "{}",
         again.stdout
+    );
+
+    let after = probe("after prepare");
+    assert!(
+        after.contains("will pass through from its first frame (120 frames from"),
+        "{after}"
     );
 
     let copied_rec = d.join("copied.flv");
@@ -153,17 +184,25 @@ fn prepared_items_pass_through_in_one_continuous_stream() {
         ));
     }
 
-    // One copy damaged (a byte flipped, same size): its item is encoded, never aired from
-    // the copy, and the stream is as continuous as before.
-    let copies: Vec<std::path::PathBuf> = std::fs::read_dir(d.join("copies"))
+    // Red's copy damaged (a byte flipped, same size): probe says so, the item is encoded,
+    // never aired from the copy, and the stream is as continuous as before.
+    let red_copy = std::fs::read_dir(d.join("copies"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "nut"))
-        .collect();
-    let mut bytes = std::fs::read(&copies[0]).unwrap();
+        .find(|p| {
+            p.extension().is_some_and(|x| x == "json")
+                && std::fs::read_to_string(p).unwrap().contains("red_4s")
+        })
+        .expect("Red's sidecar")
+        .with_extension("nut");
+    let mut bytes = std::fs::read(&red_copy).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x55;
-    std::fs::write(&copies[0], &bytes).unwrap();
+    std::fs::write(&red_copy, &bytes).unwrap();
+    let damaged_probe = probe("after damage");
+    if !damaged_probe.contains("will be encoded: the copy's content does not match its hash") {
+        failures.push(format!("probe after the damage: {damaged_probe}"));
+    }
     let damaged_rec = d.join("damaged.flv");
     let r2 = run(&with, &damaged_rec);
     let passed = r2

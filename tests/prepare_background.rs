@@ -244,3 +244,177 @@ fn copies_are_made_in_the_background_and_a_damaged_one_is_made_again() {
         tail(&run.stderr, 40)
     );
 }
+
+/// `playout run CHANNEL` paced for `secs` into `DIR/NAME.flv`, metrics on `port`: the
+/// running process, the recording's path.
+fn spawn_paced(d: &Path, ch: &Path, secs: u32) -> (Playout, PathBuf) {
+    let rec = d.join(format!("{}.flv", ch.file_stem().unwrap().to_string_lossy()));
+    let p = Playout::spawn(
+        &[
+            "run",
+            ch.to_str().unwrap(),
+            "--output",
+            rec.to_str().unwrap(),
+            "--for",
+            &format!("{secs}s"),
+        ],
+        &[],
+    );
+    (p, rec)
+}
+
+fn wait_until(p: &Playout, at: Duration) {
+    while p.started.elapsed() < at {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_folder_stays_under_max_size_by_removing_copies_the_playlist_does_not_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = free_port();
+    let (red, plain) = (clip("red_4s"), clip("plain_4s"));
+    // A copy of an item no longer in the playlist (Red from 1 s), last played an hour ago.
+    let seed_list =
+        write_playlist_named(d, "seed-list.yaml", &[ItemSpec::clip(&red).inpoint("1s")]);
+    let seed = write_channel(
+        d,
+        "seed",
+        320,
+        180,
+        "30",
+        &seed_list,
+        "prepare: { folder: copies }\n",
+    );
+    let r = run_playout_timeout(
+        &["prepare", seed.to_str().unwrap()],
+        Duration::from_secs(120),
+    );
+    assert!(r.status.success(), "{}", r.stderr);
+    let copies = d.join("copies");
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    let seeded: Vec<PathBuf> = std::fs::read_dir(&copies)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    for f in &seeded {
+        std::fs::File::options()
+            .append(true)
+            .open(f)
+            .unwrap()
+            .set_modified(hour_ago)
+            .unwrap();
+    }
+    let seeded_bytes = folder_bytes(&copies);
+
+    // 400K holds Red's copy (about 140K with its last picture) and the old one, but not
+    // Plain's (about 350K) as well, even once the old one is gone.
+    let playlist = write_playlist(
+        d,
+        &[
+            ItemSpec::clip(&red).title("Red"),
+            ItemSpec::Slate("2s".into()),
+            ItemSpec::clip(&plain).title("Plain"),
+        ],
+    );
+    let extra = format!(
+        "prepare: {{ folder: copies, max_size: 400K }}\nhttp: {{ listen: \"127.0.0.1:{port}\" }}\n"
+    );
+    let ch = write_channel(d, "capped", 320, 180, "30", &playlist, &extra);
+    let (p, _) = spawn_paced(d, &ch, 24);
+    wait_until(&p, Duration::from_secs(22));
+    let m = |name: &str, labels: &str| metric(port, name, labels);
+    let made = m("playout_prepare_copies_total", "{result=\"made\"}");
+    let too_big = m("playout_prepare_copies_total", "{result=\"too_big\"}");
+    let evicted = m("playout_conform_evicted_total", "");
+    let bytes = m("playout_conform_cache_bytes", "");
+    let run = p.wait(Duration::from_secs(60));
+    assert!(run.status.success(), "{}", tail(&run.stderr, 40));
+    let on_disk = folder_bytes(&copies);
+    let count = |s: &str| run.stderr.lines().filter(|l| l.contains(s)).count();
+    let passed = |t: &str| {
+        run.stderr
+            .lines()
+            .filter(|l| l.contains("Item passed through") && l.contains(&format!("item={t} ")))
+            .count()
+    };
+    let warned = count("does not fit under prepare.max_size");
+    let gone = seeded.iter().all(|f| !f.exists());
+    println!(
+        "seeded {seeded_bytes} bytes; made {made}, too_big {too_big}, evicted {evicted}; cache \
+         bytes {bytes} (folder {on_disk}); old copy removed {gone}; warnings {warned}; Red \
+         passed {}, Plain passed {}",
+        passed("Red"),
+        passed("Plain")
+    );
+    let mut failures = Vec::new();
+    if !gone || evicted != 1.0 {
+        failures.push(format!("the old copy was not removed (evicted {evicted})"));
+    }
+    if made != 1.0 || too_big != 1.0 || warned != 1 {
+        failures.push(format!(
+            "made {made}, too_big {too_big}, warned {warned} (expected 1, 1, 1)"
+        ));
+    }
+    if on_disk > 400 * 1024 || bytes != on_disk as f64 {
+        failures.push(format!("{on_disk} bytes in the folder, metric {bytes}"));
+    }
+    // Red airs at 0, 10 and 20 s: from its copy after the first; Plain never.
+    if passed("Red") != 2 || passed("Plain") != 0 {
+        failures.push("Red should pass through twice and Plain never".into());
+    }
+    assert!(
+        failures.is_empty(),
+        "{failures:#?}\n{}",
+        tail(&run.stderr, 40)
+    );
+}
+
+#[test]
+fn a_folder_that_cannot_be_written_is_said_once_and_the_channel_plays_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = free_port();
+    // The folder's parent is a file: nothing can be written there.
+    std::fs::write(d.join("blocker"), b"a file, not a folder").unwrap();
+    let playlist = write_playlist(
+        d,
+        &[
+            ItemSpec::clip(clip("red_4s")).title("Red"),
+            ItemSpec::Slate("2s".into()),
+            ItemSpec::clip(clip("plain_4s")).title("Plain"),
+        ],
+    );
+    let extra = format!(
+        "prepare: {{ folder: blocker/copies }}\nhttp: {{ listen: \"127.0.0.1:{port}\" }}\n"
+    );
+    let ch = write_channel(d, "blocked", 320, 180, "30", &playlist, &extra);
+    let (p, rec) = spawn_paced(d, &ch, 14);
+    wait_until(&p, Duration::from_secs(12));
+    let failed = metric(port, "playout_prepare_copies_total", "{result=\"failed\"}");
+    let queue = metric(port, "playout_prepare_queue", "");
+    let run = p.wait(Duration::from_secs(60));
+    assert!(run.status.success(), "{}", tail(&run.stderr, 40));
+    let count = |s: &str| run.stderr.lines().filter(|l| l.contains(s)).count();
+    let (said, started, passed) = (
+        count("Cannot write conformed copies"),
+        count("Item started."),
+        count("Item passed through"),
+    );
+    println!(
+        "said {said} time(s); failed attempts {failed}; queue {queue}; items encoded {started}, \
+         passed through {passed}"
+    );
+    // Red, Plain, Red in 14 s; one attempt, then nothing for ten minutes.
+    assert!(
+        said == 1 && failed == 1.0 && queue == 2.0 && started == 3 && passed == 0,
+        "{}",
+        tail(&run.stderr, 40)
+    );
+    let mut expect = Expect::new(320, 180);
+    expect.max_av_end_diff_ms = 1000.0 / 30.0;
+    let (_, problems) = check_session(&rec, FPS, &expect);
+    assert!(problems.is_empty(), "{problems:#?}");
+}

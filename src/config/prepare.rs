@@ -64,10 +64,10 @@ pub(super) fn validate_prepare(
         );
     }
     let max_size = raw.max_size.map(|b| b.0);
-    if max_size.is_some_and(|b| b < 1 << 20) {
+    if max_size.is_some_and(|b| b < 64 << 10) {
         p.add(
             "prepare.max_size",
-            "under 1M: no copy would fit (expected e.g. 20G, or leave it out for no limit)",
+            "under 64K: no copy would fit (expected e.g. 20G, or leave it out for no limit)",
         );
     }
     PrepareSettings {
@@ -78,5 +78,51 @@ pub(super) fn validate_prepare(
         folder: folder
             .filter(|f| !f.trim().is_empty())
             .map(|f| resolve(channel_file, &f)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::{parse_all, Channel, ConfigError};
+
+    fn parse(prepare: &str) -> Result<Channel, Vec<ConfigError>> {
+        let text = format!("name: x\nplaylist: p.yaml\nprepare: {prepare}\n");
+        parse_all(&text, Path::new("c.yaml"), &|_| None).0
+    }
+
+    #[test]
+    fn background_threads_and_max_size_have_defaults_and_bounds() {
+        let p = parse("{}").unwrap().prepare.unwrap();
+        assert!(p.enabled && p.background);
+        assert_eq!((p.threads, p.max_size), (1, None));
+        let p = parse("{ background: false, threads: 4, max_size: 20G }")
+            .unwrap()
+            .prepare
+            .unwrap();
+        assert!(!p.background);
+        assert_eq!((p.threads, p.max_size), (4, Some(20 << 30)));
+        let say = |body: &str| {
+            parse(body)
+                .unwrap_err()
+                .iter()
+                .map(|e| format!("{}: {}", e.place, e.message))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            say("{ threads: 0 }"),
+            ["prepare.threads: 0 threads (expected 1 to 16)"]
+        );
+        assert_eq!(
+            say("{ max_size: 10K }"),
+            [
+                "prepare.max_size: under 64K: no copy would fit (expected e.g. 20G, or leave it \
+              out for no limit)"
+            ]
+        );
+        assert!(say("{ max_size: lots }")[0].contains("is not a size"));
+        assert!(say("{ size: 1G }")[0]
+            .contains("expected one of `enabled`, `folder`, `background`, `threads`, `max_size`"));
     }
 }

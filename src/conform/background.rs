@@ -6,9 +6,10 @@
 //! - It hears of the playlist as the source does (at every item start, and so after every
 //!   reload) and looks again every minute, for copies deleted or damaged and sources changed.
 //! - A copy the source found damaged at play time is made again first.
-//! - An item that cannot be made is logged once: one that fails to decode is not tried again
-//!   until its file changes; a write that fails (a full disk) is tried again every ten
-//!   minutes, quietly. The channel never waits for it and never sees it.
+//! - What cannot be made is logged once: an item that fails to decode is not tried again
+//!   until its file changes; a folder that cannot be written (a full disk) is said once and
+//!   tried again every ten minutes, quietly, until a copy is written. The channel never waits
+//!   for it and never sees it.
 //! - Copies of changed files, and debris of a preparer that crashed, are removed. Over
 //!   `max_size`, the least recently played copies the playlist does not name go; copies it
 //!   does name are never removed, and a copy that does not fit is not kept.
@@ -62,6 +63,7 @@ impl Preparer {
             failed: HashMap::new(),
             refused_room: 0,
             full_logged: false,
+            folder_failed: None,
         };
         std::thread::Builder::new()
             .name("prepare".into())
@@ -92,12 +94,11 @@ fn id(m: &MediaItem) -> ItemId {
     )
 }
 
-/// A preparation that failed: with the file as it was, what was said, and when.
+/// An item that could not be made (it fails to decode, it is not media): with the file as
+/// it was and what was said. It is not tried again until the file changes.
 struct Failed {
     stamp: (u64, i128),
     said: String,
-    at: Instant,
-    retry: bool,
 }
 
 struct Worker {
@@ -113,6 +114,9 @@ struct Worker {
     /// that much room cannot be found.
     refused_room: u64,
     full_logged: bool,
+    /// When writing in the folder last failed (a full disk, no permission): nothing is tried
+    /// for `RETRY` after, and it is said once until a copy is written again.
+    folder_failed: Option<Instant>,
 }
 
 impl Worker {
@@ -171,7 +175,9 @@ impl Worker {
         self.tidy(&named);
         self.metrics.prepare.queue.set(todo.len() as i64);
         while let Some(item) = todo.pop_front() {
-            if !self.room_for_one(&named) {
+            if self.folder_failed.is_some_and(|t| t.elapsed() < RETRY) || !self.room_for_one(&named)
+            {
+                todo.push_front(item);
                 break;
             }
             self.prepare_one(&item, &named);
@@ -206,12 +212,14 @@ impl Worker {
                 continue;
             };
             if let Some(f) = self.failed.get(&id(&m)) {
-                let same = f.stamp == (source.size, source.mtime_ns);
-                if same && (!f.retry || f.at.elapsed() < RETRY) {
+                if f.stamp == (source.size, source.mtime_ns) {
                     continue;
                 }
             }
-            let measured = self.meter.as_ref().map_or(true, |mt| mt.lookup(&m).is_some());
+            let measured = self
+                .meter
+                .as_ref()
+                .map_or(true, |mt| mt.lookup(&m).is_some());
             if measured {
                 let gain = self.meter.as_ref().and_then(|mt| mt.gain(&m).1);
                 let format = format_hash(&self.channel, ve, ae, &m, gain.as_deref());
@@ -263,7 +271,9 @@ impl Worker {
             return true;
         };
         let fits = self.evict(named, max, self.refused_room.max(1));
-        if !fits && !self.full_logged {
+        if fits {
+            self.full_logged = false;
+        } else if !self.full_logged {
             self.full_logged = true;
             tracing::warn!(folder = %self.dir.display(), max_size = max, "The conformed copies fill prepare.max_size with items the playlist names; the others are encoded live. A larger max_size would pass more through.");
         }
@@ -312,6 +322,9 @@ impl Worker {
         match result {
             Ok((s, fresh)) => {
                 self.failed.remove(&id(item));
+                if fresh && self.folder_failed.take().is_some() {
+                    tracing::info!(folder = %self.dir.display(), "Conformed copies are written again.");
+                }
                 if !fresh {
                     return;
                 }
@@ -327,6 +340,9 @@ impl Worker {
                         let _ = cache::remove(&self.dir, &s.key);
                         self.refused_room = bytes;
                         m.copies_total.with_label_values(&["too_big"]).inc();
+                        if !std::mem::replace(&mut self.full_logged, true) {
+                            tracing::warn!(file = %item.path.display(), bytes, max_size = max, "A conformed copy does not fit under prepare.max_size with the copies the playlist names; it is not kept, and the items without a copy are encoded live.");
+                        }
                         self.count();
                         return;
                     }
@@ -334,26 +350,23 @@ impl Worker {
                 m.copies_total.with_label_values(&["made"]).inc();
                 tracing::info!(file = %item.path.display(), frames = s.frames, bytes = s.bytes, seconds = format!("{:.2}", started.elapsed().as_secs_f64()), "Conformed copy made in the background.");
             }
+            Err(e) if writing(&e, &self.dir) => {
+                m.copies_total.with_label_values(&["failed"]).inc();
+                if self.folder_failed.replace(Instant::now()).is_none() {
+                    tracing::warn!(folder = %self.dir.display(), error = %e, "Cannot write conformed copies; items without one are encoded live, and writing is tried again every 10 minutes.");
+                }
+            }
             Err(e) => {
                 m.copies_total.with_label_values(&["failed"]).inc();
                 let said = e.to_string();
-                let retry = writing(&e);
                 let again = self
                     .failed
                     .get(&id(item))
                     .is_some_and(|f| f.said == said && f.stamp == stamp);
                 if !again {
-                    tracing::warn!(file = %item.path.display(), error = %said, retried = if retry { "in 10 minutes" } else { "when the file changes" }, "Cannot make a conformed copy; the item is encoded live.");
+                    tracing::warn!(file = %item.path.display(), error = %said, "Cannot make a conformed copy; the item is encoded live, and tried again when its file changes.");
                 }
-                self.failed.insert(
-                    id(item),
-                    Failed {
-                        stamp,
-                        said,
-                        at: Instant::now(),
-                        retry,
-                    },
-                );
+                self.failed.insert(id(item), Failed { stamp, said });
             }
         }
     }
@@ -364,10 +377,12 @@ enum Next {
     Wait,
 }
 
-/// Whether a failure was the folder's (writing, a full disk, a thread), not the item's.
-fn writing(e: &ConformError) -> bool {
+/// Whether a failure was the folder's (writing in `dir`, a full disk) or the machine's (a
+/// thread, the encoders), not the item's.
+fn writing(e: &ConformError, dir: &std::path::Path) -> bool {
     match e {
-        ConformError::Io { .. } | ConformError::Thread(_) | ConformError::Encoder(_) => true,
+        ConformError::Io { path, .. } => path.starts_with(dir),
+        ConformError::Thread(_) | ConformError::Encoder(_) => true,
         ConformError::Media { detail, .. } => detail.starts_with("cannot write the copy"),
         ConformError::Look(_) => false,
     }

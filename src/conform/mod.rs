@@ -14,6 +14,7 @@ pub mod background;
 pub mod cache;
 pub mod make;
 pub mod prepare;
+pub mod probe;
 
 use std::fs;
 use std::io::Read;

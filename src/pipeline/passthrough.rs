@@ -56,7 +56,6 @@ impl Passthrough {
         if let (false, Some(now)) = (known, now) {
             self.hashed.borrow_mut().insert(path.clone(), now);
         }
-        crate::conform::touch(&self.dir, &key);
         Ok((path, s))
     }
 }
@@ -82,6 +81,7 @@ pub fn usable(
         // start: the copy's last picture is held for it.
         Ok((path, side)) if side.frames + 1 >= frames => {
             m.cache_hits_total.inc();
+            crate::conform::touch(&pt.dir, &side.key);
             Some((path, side))
         }
         Ok((_, side)) => {

@@ -155,6 +155,13 @@ fn run(s: &Scale) -> Results {
         ", loudness: { target_lufs: -23, true_peak_dbtp: -1 }",
     );
     let prepared = write_channel_with(d, "prepared", s, &matrix_list, "prepare: {}\n", "");
+    // Half the matrix prepared (every other item), the other half encoded: a library part
+    // way through its background preparation, with the preparer off so that only playing
+    // is measured.
+    let half_extra = "prepare: { folder: half-copies, background: false }\n";
+    let every_other: Vec<ItemSpec> = items.iter().step_by(2).cloned().collect();
+    let half_list = playlist("half-playlist.yaml", &every_other);
+    let half = write_channel_with(d, "half", s, &half_list, half_extra, "");
     let long = write_channel(
         d,
         "long",
@@ -236,6 +243,10 @@ fn run(s: &Scale) -> Results {
     let u = measure::playout_prepare(&prepared);
     r.prepare_cpu_min.push(u.cpu / (playout_s / 60.0));
     r.passed_items = (passed_items(&prepared, r.pass_ms), items.len());
+    measure::playout_prepare(&half);
+    // The same channel (its name is part of the copies' keys), now with the whole matrix.
+    let half = write_channel_with(d, "half", s, &matrix_list, half_extra, "");
+    r.half_passed_items = passed_items(&half, r.pass_ms);
 
     let nginx = Nginx::start();
     for i in 0..s.runs {
@@ -271,6 +282,9 @@ fn run(s: &Scale) -> Results {
         r.finish_cpu_min.push(u.cpu / (playout_s / 60.0));
         let u = measure::playout_unpaced(&prepared, r.pass_ms, "file:/dev/null");
         r.passthrough_cpu_min.push(u.cpu / (playout_s / 60.0));
+        r.passthrough_rss_mib.push(u.max_rss_kib as f64 / 1024.0);
+        let u = measure::playout_unpaced(&half, r.pass_ms, "file:/dev/null");
+        r.half_cpu_min.push(u.cpu / (playout_s / 60.0));
         let order = if i % 2 == 0 {
             [&long, &pieces]
         } else {

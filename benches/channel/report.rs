@@ -31,8 +31,12 @@ pub struct Results {
     /// per minute of content.
     pub passthrough_cpu_min: Samples,
     pub prepare_cpu_min: Samples,
+    pub passthrough_rss_mib: Samples,
     /// Items of a pass played from their copies, and all items.
     pub passed_items: (usize, usize),
+    /// The same pass with every other item prepared, and how many of a pass passed.
+    pub half_cpu_min: Samples,
+    pub half_passed_items: usize,
     pub load_after: String,
 }
 
@@ -62,7 +66,11 @@ impl Results {
                 "peak RSS, MiB",
                 &[
                     self.playout_rss_mib.show(0),
-                    format!("{} (largest clip)", self.floor_rss_mib.show(0)),
+                    format!(
+                        "{} (largest clip); pass-through {}",
+                        self.floor_rss_mib.show(0),
+                        self.passthrough_rss_mib.show(0)
+                    ),
                 ],
             ),
             row(
@@ -92,6 +100,18 @@ impl Results {
                             .ratio_to(&self.floor_cpu_min)
                             .show(3),
                         self.passed_items.0,
+                        self.passed_items.1
+                    ),
+                ],
+            ),
+            row(
+                "half the items prepared, CPU-s/min",
+                &[
+                    self.half_cpu_min.show(2),
+                    format!(
+                        "ratio to floor {}; {} of {} items from copies",
+                        self.half_cpu_min.ratio_to(&self.floor_cpu_min).show(3),
+                        self.half_passed_items,
                         self.passed_items.1
                     ),
                 ],
@@ -162,6 +182,8 @@ impl Results {
             &self.finish_cpu_min,
             &self.passthrough_cpu_min,
             &self.prepare_cpu_min,
+            &self.passthrough_rss_mib,
+            &self.half_cpu_min,
         ];
         for x in all {
             assert!(
@@ -171,6 +193,10 @@ impl Results {
         }
         let ratio = self.ratio().median();
         assert!(ratio.is_finite() && ratio > 0.0, "ratio {ratio}\n{table}");
+        // Every item of the prepared channel from its copy; every other one of the half.
+        let n = self.passed_items.1;
+        assert_eq!(self.passed_items.0, n, "{table}");
+        assert_eq!(self.half_passed_items, n.div_ceil(2), "{table}");
         assert!(self.boundary_extra_ms.median().is_finite(), "{table}");
         assert!(self.first_key_ms.median() < 10_000.0, "{table}");
         let expected = self.pass_ms as f64 * 30.0 / 1000.0;

@@ -83,10 +83,10 @@ bench: deps
 	@echo "== HTTP under load (wrk, 200 connections + 500 idle, 30 s, paced channel)"
 	@cargo test --release --test load -- --nocapture 2>&1 | grep -E "^(load:|  Latency|     (50|99)%|Requests/sec)"
 
-# 24 hours of channel time, unpaced, into a local nginx-rtmp (17 minutes on 2 cores); the
-# 2-hour version of the same runs in `make test`.
+# 24 hours of channel time, unpaced, into a local nginx-rtmp, encoded (17 minutes on 2 cores)
+# and from conformed copies; the 2-hour versions of both run in `make test`.
 soak: deps
-	cargo test --release --test soak -- --ignored --nocapture --test-threads=1
+	cargo test --release --test soak --test soak_passthrough -- --ignored --nocapture --test-threads=1
 
 # Coverage-guided fuzzing (cargo-fuzz, libFuzzer) of the parsers and loaders, FUZZ_SECONDS
 # each, on the nightly toolchain (rustup's; cargo-fuzz is installed if missing). New inputs

@@ -16,34 +16,19 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
+
 use std::time::{Duration, Instant};
 
 use common::guide::{schedule, slots_of};
-use common::sampler::{rss_slope, Sample, Sampler};
 use common::soak::*;
+use common::soak_run::*;
 use common::timeline::{at_secs, clip, counted_index, parse_time, rfc3339, runs, secs};
 use common::*;
 
-const FPS: (u32, u32) = (30, 1);
-const VIDEO: &str = "width: 320, height: 180, fps: 30, bitrate: 150k, preset: ultrafast, \
-                     keyframe_interval: 2s";
-const GOP_NS: i64 = 2_000_000_000;
 const STREAM: &str = "soak";
 const COUNTED: &str = "counted";
 /// The schedule's anchor: an unpaced run's frame 0 is this instant of the schedule.
 const FROM: &str = "2026-01-01T00:00:00Z";
-/// One frame (33.3 ms) plus the 1 ms of FLV's whole-ms timestamps.
-const FRAME_SLACK_S: f64 = 0.0345;
-/// RSS growth allowed per day of channel time, extrapolated from the least-squares slope over
-/// the second half: 5.3 MiB per channel hour. Measured without a leak: slopes of -1.4 and
-/// +2.8 MiB/h in 2 h runs (debug; samples vary by ±5 MiB with the item playing), -0.02 MiB/h
-/// over 24 h. This playlist opens ~1,000 items an hour, so a leak of 6 kB per item is over
-/// the limit; the build that leaked every demuxed packet grew 429 MiB per channel hour on
-/// six of these fixtures.
-const MAX_GROWTH_MIB_PER_DAY: f64 = 128.0;
-/// Open fds may differ by the inputs open at the moment of the sample.
-const FD_SLACK: usize = 2;
 
 #[test]
 fn soak_2h() {
@@ -75,150 +60,6 @@ fn items() -> Vec<ItemSpec> {
     items.push(ItemSpec::slate("3s"));
     items.push(ItemSpec::clip(clip("counted_24s")).title(COUNTED));
     items
-}
-
-/// What the run left behind.
-struct Soaked {
-    status: ExitStatus,
-    wall: Duration,
-    stderr: String,
-    samples: Vec<Sample>,
-    /// The last /metrics answer.
-    metrics: String,
-}
-
-/// `playout run CHANNEL --output URL --for HOURSh --unpaced --http`, sampled every second.
-fn run(channel: &Path, url: &str, hours: u64, dir: &Path) -> Soaked {
-    let port = free_port();
-    let (for_, http) = (format!("{hours}h"), format!("127.0.0.1:{port}"));
-    let err_path = dir.join("stderr.log");
-    let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_playout"))
-        .arg("run")
-        .arg(channel)
-        .args(["--output", url, "--for", &for_])
-        .args(["--unpaced", "--http", &http])
-        .env("NO_COLOR", "1")
-        // The source says at debug level when an item was not opened ahead of its slot.
-        .env("RUST_LOG", "info,playout::pipeline::source=debug")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(&err_path).expect("stderr file"))
-        .spawn()
-        .expect("spawn playout");
-    let sampler = Sampler::start(child.id(), port, Duration::from_secs(1));
-    // Measured 64-76x real time (debug and release alike): a quarter of that is a hang.
-    let timeout = Duration::from_secs(120 + hours * 3600 / 16);
-    let status = wait_or_kill(&mut child, started + timeout, "playout", &err_path);
-    let wall = started.elapsed();
-    let (samples, metrics) = sampler.finish();
-    let stderr = fs::read_to_string(&err_path).unwrap_or_default();
-    Soaked {
-        status,
-        wall,
-        stderr,
-        samples,
-        metrics,
-    }
-}
-
-fn mib(kb: u64) -> f64 {
-    kb as f64 / 1024.0
-}
-
-/// Prints a row per 10 % of channel time; checks RSS growth and fds from "start" (the first
-/// sample after 5 % of channel time, past warm-up) to the end. Returns the summary lines.
-fn resources(s: &[Sample], total_s: f64, problems: &mut Vec<String>) -> String {
-    let at = |frac: f64| {
-        s.iter()
-            .find(|x| x.channel_s.is_some_and(|c| c >= frac * total_s))
-    };
-    println!(
-        "resources ({} samples; item A/V: the last item's source, before padding):",
-        s.len()
-    );
-    for x in (0..=10).filter_map(|k| at(k as f64 / 10.0)) {
-        println!(
-            "  wall {:7.1}s  channel {:6.0}s  RSS {:7.1} MiB  fds {:3}  drift {:+.3}s  item A/V {:+.3}s",
-            x.wall.as_secs_f64(),
-            x.channel_s.unwrap_or(0.0),
-            mib(x.rss_kb),
-            x.fds,
-            x.drift_s.unwrap_or(f64::NAN),
-            x.av_offset_s.unwrap_or(f64::NAN)
-        );
-    }
-    let (start, end) = (
-        at(0.05).expect("a sample after 5 % of channel time"),
-        s.last().unwrap(),
-    );
-    let peak = s.iter().map(|x| x.rss_kb).max().unwrap_or(0);
-    let max_fds = s.iter().map(|x| x.fds).max().unwrap_or(0);
-    let slope = rss_slope(s, total_s / 2.0).expect("samples over the second half") / 1024.0;
-    let rss = format!(
-        "{:.1} MiB after warm-up (5 %), {:.1} MiB at the end, peak {:.1} MiB",
-        mib(start.rss_kb),
-        mib(end.rss_kb),
-        mib(peak)
-    );
-    if slope * 24.0 > MAX_GROWTH_MIB_PER_DAY {
-        problems.push(format!(
-            "RSS grows {slope:.1} MiB per channel hour over the second half, {:.0} MiB a day \
-             (limit {MAX_GROWTH_MIB_PER_DAY}): {rss}",
-            slope * 24.0
-        ));
-    }
-    if end.fds > start.fds + FD_SLACK {
-        problems.push(format!(
-            "fds: {} after warm-up, {} at the end",
-            start.fds, end.fds
-        ));
-    }
-    format!(
-        "  RSS            {rss}
-  RSS slope      {slope:+.2} MiB per channel hour over the second half = {:+.0} MiB per day \
-         (limit {MAX_GROWTH_MIB_PER_DAY})
-  open fds       {} after warm-up, {} at the end, max {max_fds}",
-        slope * 24.0,
-        start.fds,
-        end.fds
-    )
-}
-
-/// What breaks continuity in an HOURS-long recording (the criteria of `Expect::new`).
-fn recording_problems(c: &Continuity, hours: u64) -> Vec<String> {
-    let frames = hours * 3600 * FPS.0 as u64 / FPS.1 as u64;
-    let total_ns = hours as i64 * 3600 * 1_000_000_000;
-    let key_tail = c.video_end_ns - c.last_keyframe_ns.unwrap_or(0);
-    [
-        (c.video_packets.abs_diff(frames) > 1)
-            .then(|| format!("{} video packets, expected {frames} ± 1", c.video_packets)),
-        (c.bad_steps.count > 0).then(|| format!("video steps off 1/fps: {}", c.bad_steps)),
-        (c.audio_holes.count > 0).then(|| format!("audio holes over 2 ms: {}", c.audio_holes)),
-        (c.av_end_ns().abs() > 50_000_000).then(|| {
-            format!(
-                "audio - video at the end {} (±50 ms)",
-                fmt_ms(c.av_end_ns())
-            )
-        }),
-        ((c.duration_ns() - total_ns).abs() as f64 / 1e9 > FRAME_SLACK_S).then(|| {
-            format!(
-                "{} recorded, not {hours} h ± 1 frame",
-                fmt_s(c.duration_ns())
-            )
-        }),
-        (!c.first_video_key || c.gops_off.count > 0 || key_tail > GOP_NS + 35_000_000).then(|| {
-            format!(
-                "keyframes: first frame key {}, gaps off 2 s: {}, the last {} before the end",
-                c.first_video_key,
-                c.gops_off,
-                fmt_s(key_tail)
-            )
-        }),
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
 }
 
 /// Pins the schedule's anchor to FROM, item 0, in the channel's state file, so that

@@ -1,7 +1,7 @@
 //! Conformed copies' metrics (issue 14): whether items found a usable copy when they started,
 //! what the background preparer has left to do, and what the copies take on disk.
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 use super::reg;
 
@@ -19,7 +19,15 @@ pub struct PrepareMetrics {
     pub cache_bytes: IntGauge,
     pub copies_total: IntCounterVec,
     pub evicted_total: IntCounter,
+    pub boundary_audio_shift_seconds: Histogram,
 }
+
+/// Half an AAC frame is 10.7 ms at 48 kHz, 11.6 ms at 44.1 kHz: the most a boundary moves
+/// audio either way.
+const SHIFT_BUCKETS: [f64; 17] = [
+    -0.0117, -0.0107, -0.008, -0.006, -0.004, -0.002, -0.001, -0.0005, 0.0, 0.0005, 0.001, 0.002,
+    0.004, 0.006, 0.008, 0.0107, 0.0117,
+];
 
 impl PrepareMetrics {
     pub(super) fn new(r: &Registry) -> Self {
@@ -65,6 +73,19 @@ impl PrepareMetrics {
                     "playout_conform_evicted_total",
                     "Copies removed from the cache folder: least recently played ones the \
                      playlist no longer names (prepare.max_size), and copies of changed files.",
+                )
+                .expect("valid name"),
+            ),
+            boundary_audio_shift_seconds: reg(
+                r,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "playout_boundary_audio_shift_seconds",
+                        "How far audio was moved at each splice between a conformed copy and \
+                         encoded frames, to whole AAC frames (at most half a frame either way; \
+                         each splice is placed from the timeline afresh, so it never adds up).",
+                    )
+                    .buckets(SHIFT_BUCKETS.to_vec()),
                 )
                 .expect("valid name"),
             ),

@@ -39,8 +39,9 @@ pub struct AudioAligner {
     end: Option<i64>,
     /// The shift of the current segment, once its first packet is placed.
     shift: Option<i64>,
-    /// The shift chosen at each boundary, in samples (what the boundary moved audio by).
-    pub boundary_errors: Vec<i64>,
+    /// Where each boundary's shift is counted (`playout_boundary_audio_shift_seconds`),
+    /// with the sample rate.
+    shifts: Option<(prometheus::Histogram, f64)>,
 }
 
 impl AudioAligner {
@@ -49,8 +50,14 @@ impl AudioAligner {
             frame,
             end: None,
             shift: None,
-            boundary_errors: Vec::new(),
+            shifts: None,
         }
+    }
+
+    /// Counts the shift chosen at each boundary, in seconds at `rate` samples a second.
+    pub fn counted(mut self, h: prometheus::Histogram, rate: i64) -> Self {
+        self.shifts = Some((h, rate as f64));
+        self
     }
 
     /// The next packets belong to a new segment.
@@ -85,7 +92,9 @@ impl AudioAligner {
                 }
                 let shift = filled - pts;
                 self.shift = Some(shift);
-                self.boundary_errors.push(shift);
+                if let Some((h, rate)) = &self.shifts {
+                    h.observe(shift as f64 / rate);
+                }
                 (filled, silence)
             }
         };

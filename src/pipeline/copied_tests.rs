@@ -15,7 +15,12 @@ use crate::time::{samples_at_frame, Rational};
 
 #[test]
 fn audio_segments_meet_within_half_a_frame() {
-    let mut a = AudioAligner::new(1024);
+    // Counted at "1 sample a second": the histogram holds the shifts in samples.
+    let shifts = prometheus::Histogram::with_opts(
+        prometheus::HistogramOpts::new("shifts", "test").buckets(vec![-400.0, 0.0, 400.0]),
+    )
+    .unwrap();
+    let mut a = AudioAligner::new(1024).counted(shifts.clone(), 1);
     assert_eq!(
         a.place(-1024, 1024),
         Placement::Send {
@@ -60,7 +65,17 @@ fn audio_segments_meet_within_half_a_frame() {
             silence: 3
         }
     );
-    assert_eq!(a.boundary_errors, vec![300, -324, 410]);
+    // The three boundaries moved audio by 300, -324 and 410 samples.
+    assert_eq!(shifts.get_sample_count(), 3);
+    assert_eq!(shifts.get_sample_sum(), (300 - 324 + 410) as f64);
+    let m = prometheus::core::Collector::collect(&shifts);
+    let buckets: Vec<u64> = m[0].get_metric()[0]
+        .get_histogram()
+        .get_bucket()
+        .iter()
+        .map(|b| b.get_cumulative_count())
+        .collect();
+    assert_eq!(buckets, vec![0, 1, 2]);
     // Inside a segment nothing moves further, and an overlap is dropped.
     assert_eq!(
         a.place(late + 1024, 1024),

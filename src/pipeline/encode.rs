@@ -233,7 +233,9 @@ pub fn run(
     let mut alive = true;
     // Copied packets are being passed through; the encoders have been drained.
     let mut copying = false;
-    let mut align = AudioAligner::new(super::splice::AUDIO_FRAME as i64);
+    let rate = i64::from(enc.audio.rate());
+    let mut align = AudioAligner::new(super::splice::AUDIO_FRAME as i64)
+        .counted(metrics.prepare.boundary_audio_shift_seconds.clone(), rate);
     for m in rx.iter() {
         if let Media::CopyBegins = m {
             if !copying {

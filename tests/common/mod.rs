@@ -42,6 +42,7 @@ pub mod publish;
 pub mod recording;
 pub mod sampler;
 pub mod soak;
+pub mod soak_run;
 pub mod timeline;
 pub mod tls;
 pub mod watch;

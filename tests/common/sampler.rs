@@ -14,7 +14,8 @@ pub struct Sample {
     pub wall: Duration,
     pub rss_kb: u64,
     pub fds: usize,
-    /// `playout_encoded_seconds_total`, `playout_wallclock_drift_seconds`,
+    /// Channel seconds out (`playout_encoded_seconds_total` plus
+    /// `playout_passthrough_seconds_total`), `playout_wallclock_drift_seconds`,
     /// `playout_av_offset_seconds` (None while /metrics does not answer).
     pub channel_s: Option<f64>,
     pub drift_s: Option<f64>,
@@ -48,7 +49,8 @@ impl Sampler {
                 wall: started.elapsed(),
                 rss_kb,
                 fds,
-                channel_s: m("playout_encoded_seconds_total"),
+                channel_s: m("playout_encoded_seconds_total")
+                    .map(|e| e + m("playout_passthrough_seconds_total").unwrap_or(0.0)),
                 drift_s: m("playout_wallclock_drift_seconds"),
                 av_offset_s: m("playout_av_offset_seconds"),
             };

@@ -119,22 +119,7 @@ fn soak(hours: u64) {
     let channel = write_channel_video(dir.path(), STREAM, VIDEO, &playlist, "");
     let r = run(&channel, &nginx.url(STREAM), hours, dir.path());
     let wall = r.wall.as_secs_f64();
-    println!(
-        "playout ran {hours} h of channel time in {wall:.1} s: {}",
-        r.status
-    );
-    for (msg, n) in log_tally(&r.stderr) {
-        println!("  {n:6} × {msg}");
-    }
-    let mut problems = Vec::new();
-    if !r.status.success() {
-        problems.push(format!(
-            "playout exited with {}:\n{}",
-            r.status,
-            tail(&r.stderr, 30)
-        ));
-    }
-    let resources = resources(&r.samples, total_s, &mut problems);
+    let (mut problems, resources) = first_checks(&r, hours);
     // Every item but the first is opened while the one before it plays (no reloads here).
     let count = |what: &str| r.stderr.lines().filter(|l| l.contains(what)).count();
     let (opens, not_ahead) = (count("Item started."), count("Not opened ahead"));

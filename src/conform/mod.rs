@@ -12,6 +12,7 @@
 
 pub mod background;
 pub mod cache;
+mod idle;
 pub mod make;
 pub mod prepare;
 pub mod probe;

@@ -171,3 +171,27 @@ pub fn recording_problems(c: &Continuity, hours: u64) -> Vec<String> {
     .flatten()
     .collect()
 }
+
+/// What every soak prints and checks first: how long it ran, the log's tally, its exit
+/// status and the resources summary (`resources`). Returns the problems so far and the
+/// summary lines.
+pub fn first_checks(r: &Soaked, hours: u64) -> (Vec<String>, String) {
+    println!(
+        "playout ran {hours} h of channel time in {:.1} s: {}",
+        r.wall.as_secs_f64(),
+        r.status
+    );
+    for (msg, n) in super::soak::log_tally(&r.stderr) {
+        println!("  {n:6} × {msg}");
+    }
+    let mut problems = Vec::new();
+    if !r.status.success() {
+        problems.push(format!(
+            "playout exited with {}:\n{}",
+            r.status,
+            super::tail(&r.stderr, 30)
+        ));
+    }
+    let resources = resources(&r.samples, (hours * 3600) as f64, &mut problems);
+    (problems, resources)
+}

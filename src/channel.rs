@@ -148,6 +148,7 @@ pub fn start(
         crate::libav::extradata(&params.video),
         crate::libav::extradata(&params.audio),
     );
+    let video_delay = params.video_delay;
     tracing::info!(
         cpus = pipeline::cpus(),
         x264_threads = pipeline::encoder_threads(),
@@ -230,6 +231,7 @@ pub fn start(
             },
             video_extradata: extradata.0,
             audio_extradata: extradata.1,
+            video_delay,
             hashed: Default::default(),
         }),
         None => None,

@@ -134,3 +134,12 @@ pub fn extradata(params: &ff::codec::Parameters) -> Vec<u8> {
         std::slice::from_raw_parts(data, size as usize).to_vec()
     }
 }
+
+/// The encoder's reorder delay in frames (`video_delay`, which libavcodec copies from the
+/// encoder's `has_b_frames`: 2 for x264 with pyramid B-frames, 1 without pyramid, 0 with
+/// none).
+pub fn video_delay(params: &ff::codec::Parameters) -> i64 {
+    // SAFETY: `params` wraps a valid `AVCodecParameters`; `video_delay` is a plain int field
+    // that is only read here.
+    i64::from(unsafe { (*params.as_ptr()).video_delay }.max(0))
+}

@@ -43,6 +43,7 @@ pub fn lines(channel: &Channel, playlist: &Playlist, file: &Path) -> Vec<String>
         channel: channel.clone(),
         video_extradata: crate::libav::extradata(&params.video),
         audio_extradata: crate::libav::extradata(&params.audio),
+        video_delay: params.video_delay,
         preparer: None,
         hashed: Default::default(),
     };

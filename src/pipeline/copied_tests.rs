@@ -292,3 +292,111 @@ fn a_copy_between_encoded_frames_decodes_as_one_stream_without_b_frames() {
 fn a_copy_between_encoded_frames_decodes_as_one_stream_with_b_frames() {
     splice_and_decode("veryfast");
 }
+
+/// A copy's packets (made by encoders of their own from frame 0) moved to start at frame `at`.
+fn copy_at(copy: &[encode::Encoded], f: &ChannelFormat, at: i64) -> Vec<Media> {
+    let (dv, da) = (at, samples_at_frame(at, f.fps, 48000));
+    copy.iter()
+        .map(|e| {
+            let mut e = e.clone();
+            let d = if e.kind == encode::Kind::Video {
+                dv
+            } else {
+                da
+            };
+            e.packet.set_pts(e.packet.pts().map(|t| t + d));
+            e.packet.set_dts(e.packet.dts().map(|t| t + d));
+            Media::Copied(e)
+        })
+        .collect()
+}
+
+/// Issue 28: x264 gives a stretch of fewer frames than its reorder delay `dts = pts` (no
+/// delay), where a longer one and every copy have `dts = k - delay`; a copy after such a
+/// stretch stepped its decode time back and the FLV muxer refused it. Stretches of 1, 2 and 3
+/// encoded frames between copies, and copies of 1 and 2 frames between encoded ones.
+fn short_stretches(preset: &str) {
+    ff::init().unwrap();
+    let f = fmt();
+    let (long, _) = encode_all(preset, frames(&f, 0, 30));
+    let (one, _) = encode_all(preset, frames(&f, 0, 1));
+    let (two, _) = encode_all(preset, frames(&f, 0, 2));
+    let mut media = Vec::new();
+    let mut at = 0;
+    // copy, 1 encoded, copy, 2 encoded, copy, 3 encoded, copy, then 1- and 2-frame copies
+    // between encoded stretches.
+    for n in [1, 2, 3] {
+        media.extend(copy_at(&long, &f, at));
+        at += 30;
+        media.extend(frames(&f, at, at + n));
+        at += n;
+    }
+    media.extend(copy_at(&long, &f, at));
+    at += 30;
+    media.extend(frames(&f, at, at + 10));
+    at += 10;
+    media.extend(copy_at(&one, &f, at));
+    at += 1;
+    media.extend(frames(&f, at, at + 10));
+    at += 10;
+    media.extend(copy_at(&two, &f, at));
+    at += 2;
+    media.extend(copy_at(&one, &f, at));
+    at += 1;
+    media.extend(frames(&f, at, at + 1));
+    at += 1;
+    let (out, params) = encode_all(preset, media);
+    let delay = params.video_delay;
+    let vids: Vec<&ff::Packet> = out
+        .iter()
+        .filter(|e| e.kind == encode::Kind::Video)
+        .map(|e| &e.packet)
+        .collect();
+    let mut pts: Vec<i64> = vids.iter().map(|p| p.pts().unwrap()).collect();
+    pts.sort();
+    assert_eq!(
+        pts,
+        (0..at).collect::<Vec<_>>(),
+        "{preset}: every frame once"
+    );
+    let dts: Vec<i64> = vids.iter().map(|p| p.dts().unwrap()).collect();
+    assert_eq!(
+        dts,
+        (0..at).map(|k| k - delay).collect::<Vec<_>>(),
+        "{preset}: the k-th packet's dts is k - {delay}"
+    );
+    assert!(
+        vids.iter().all(|p| p.dts().unwrap() <= p.pts().unwrap()),
+        "{preset}: a packet decoded after it is shown"
+    );
+    let mut dec = ff::codec::context::Context::from_parameters(params.video.clone())
+        .unwrap()
+        .decoder()
+        .video()
+        .unwrap();
+    let (mut decoded, mut errors) = (0, 0);
+    let mut frame = ff::frame::Video::empty();
+    for p in &vids {
+        if dec.send_packet(*p).is_err() {
+            errors += 1;
+        }
+        while dec.receive_frame(&mut frame).is_ok() {
+            decoded += 1;
+        }
+    }
+    dec.send_eof().unwrap();
+    while dec.receive_frame(&mut frame).is_ok() {
+        decoded += 1;
+    }
+    assert_eq!((decoded, errors), (at, 0), "{preset}: decoded, errors");
+}
+
+#[test]
+fn short_stretches_between_copies_keep_decode_time_increasing_with_b_frames() {
+    short_stretches("veryfast");
+}
+
+#[test]
+fn short_stretches_between_copies_keep_decode_time_increasing_without_b_frames() {
+    short_stretches("ultrafast");
+}

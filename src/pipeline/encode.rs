@@ -45,6 +45,9 @@ pub struct StreamParams {
     pub audio: ff::codec::Parameters,
     pub video_tb: Rational,
     pub audio_tb: Rational,
+    /// The H.264 encoder's reorder delay in frames: the k-th video packet of a stream (in
+    /// decode order) has `dts = k - video_delay`, encoded or copied alike.
+    pub video_delay: i64,
 }
 
 pub struct Encoders {
@@ -56,6 +59,53 @@ pub struct Encoders {
     /// One AAC frame of silence in the channel's audio format, for re-aligning audio at a
     /// splice (`copied`).
     silence: ff::Packet,
+    /// Decode timestamps of what the video encoder makes (`DecodeClock`).
+    clock: DecodeClock,
+}
+
+/// Stamps the video encoder's packets `dts = first + k - delay` for the k-th packet since it
+/// was (re)opened at frame `first`: the rule every copy's packets follow too, so decode time
+/// rises by exactly one frame per packet across every splice. x264 follows it on its own
+/// only for stretches longer than its reorder delay: for one of 1 or 2 frames (a copy's last
+/// picture held for a frame) it gives `dts = pts`, and the copy after it stepped decode time
+/// back by a frame, which the FLV muxer refuses (issue 28). Presentation order is x264's: the
+/// k-th packet never shows before frame `first + k - delay`, so dts never passes pts.
+#[derive(Debug)]
+struct DecodeClock {
+    delay: i64,
+    /// The first frame sent since the encoder was opened, and packets received since.
+    first: Option<i64>,
+    packets: i64,
+}
+
+impl DecodeClock {
+    fn new(delay: i64) -> Self {
+        DecodeClock {
+            delay,
+            first: None,
+            packets: 0,
+        }
+    }
+
+    /// A frame goes into the encoder.
+    fn sent(&mut self, pts: Option<i64>) {
+        if self.first.is_none() {
+            self.first = pts;
+        }
+    }
+
+    /// A packet comes out of it: its decode timestamp.
+    fn stamp(&mut self, p: &mut ff::Packet) {
+        let first = self.first.or(p.pts()).unwrap_or(0);
+        p.set_dts(Some(first + self.packets - self.delay));
+        self.packets += 1;
+    }
+
+    /// The encoder was opened again: the next frame starts a stretch.
+    fn reopened(&mut self) {
+        self.first = None;
+        self.packets = 0;
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +154,11 @@ pub fn open_with_threads(
         audio: ff::codec::Parameters::from(&*audio_enc),
         video_tb: fmt.frame_tb(),
         audio_tb: fmt.sample_tb(),
+        video_delay: 0,
+    };
+    let params = StreamParams {
+        video_delay: crate::libav::video_delay(&params.video),
+        ..params
     };
     let silence = silence(fmt, audio)?;
     Ok((
@@ -113,6 +168,7 @@ pub fn open_with_threads(
             fps: fmt.fps,
             spec: (fmt.clone(), video.clone(), audio.clone(), threads),
             silence,
+            clock: DecodeClock::new(params.video_delay),
         },
         params,
     ))
@@ -124,6 +180,7 @@ impl Encoders {
         let (fmt, video, audio, threads) = &self.spec;
         self.video = open_video(fmt, video, *threads)?;
         self.audio = open_audio(fmt, audio)?;
+        self.clock.reopened();
         Ok(())
     }
 }
@@ -292,6 +349,7 @@ pub fn run(
                 }
                 pending_frames += 1;
                 frames += 1;
+                enc.clock.sent(f.pts());
                 enc.video.send_frame(&f)
             }
             Media::Audio(f) => enc.audio.send_frame(&f),
@@ -370,7 +428,8 @@ fn drain_to_end(enc: &mut Encoders, tx: &Sender<Encoded>, align: &mut AudioAlign
 fn drain(enc: &mut Encoders, tx: &Sender<Encoded>, align: &mut AudioAligner) -> bool {
     let mut p = ff::Packet::empty();
     while enc.video.receive_packet(&mut p).is_ok() {
-        let packet = std::mem::replace(&mut p, ff::Packet::empty());
+        let mut packet = std::mem::replace(&mut p, ff::Packet::empty());
+        enc.clock.stamp(&mut packet);
         if tx
             .send(Encoded {
                 kind: Kind::Video,

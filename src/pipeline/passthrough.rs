@@ -23,6 +23,9 @@ pub struct Passthrough {
     pub channel: Channel,
     pub video_extradata: Vec<u8>,
     pub audio_extradata: Vec<u8>,
+    /// The live encoder's reorder delay (`StreamParams::video_delay`): a copy's packets are
+    /// stamped with it, as the encoder's own are.
+    pub video_delay: i64,
     /// The background preparer, when `prepare.background` is on.
     pub preparer: Option<crate::conform::background::Preparer>,
     /// Copies whose content hash was read, with the size and mtime they had then: a loop
@@ -52,9 +55,18 @@ impl Passthrough {
         let path = copy_path(&self.dir, &key);
         let now = stamp(&path);
         let known = now.is_some() && self.hashed.borrow().get(&path) == now.as_ref();
-        let s = verify(&self.dir, &key, &source, ve, ae, !known)?;
+        let mut s = verify(&self.dir, &key, &source, ve, ae, !known)?;
         if let (false, Some(now)) = (known, now) {
             self.hashed.borrow_mut().insert(path.clone(), now);
+        }
+        // A copy longer than the reorder delay carries the encoder's own, which the
+        // parameter sets already pin. A shorter one made before issue 28 says 0 (x264 gave
+        // it no delay): it plays with the live encoder's, like every packet around it.
+        if s.video_delay != self.video_delay {
+            if s.video_packets > self.video_delay.max(0) as u64 {
+                return Err(Unusable::Settings("reorder delay"));
+            }
+            s.video_delay = self.video_delay;
         }
         Ok((path, s))
     }

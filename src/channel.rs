@@ -149,6 +149,7 @@ pub fn start(
         crate::libav::extradata(&params.audio),
     );
     let video_delay = params.video_delay;
+    let starts = Arc::new(pipeline::starts::ItemStarts::default());
     tracing::info!(
         cpus = pipeline::cpus(),
         x264_threads = pipeline::encoder_threads(),
@@ -174,6 +175,7 @@ pub fn start(
             send_buffer: send_buffer as usize,
             flv_start: opts.flv_start,
             metrics: metrics.clone(),
+            starts: starts.clone(),
         },
         fanout_tx,
         opts.output_list.clone(),
@@ -259,6 +261,7 @@ pub fn start(
     };
     let settings = source::SourceSettings {
         passthrough,
+        starts,
         live,
         loudness,
         fmt,

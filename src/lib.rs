@@ -36,6 +36,7 @@
 //! (READY, WATCHDOG while the pipeline lives, STATUS, STOPPING); `quarantine` keeps the crash
 //! journal and keeps a file that crashed the process twice in a row off air.
 
+pub mod avlog;
 pub mod channel;
 pub mod clock;
 pub mod config;

@@ -143,3 +143,72 @@ pub fn video_delay(params: &ff::codec::Parameters) -> i64 {
     // that is only read here.
     i64::from(unsafe { (*params.as_ptr()).video_delay }.max(0))
 }
+
+/// Sends libav's log lines to `avlog::line` (its warnings and errors; the rest is dropped
+/// there) instead of stderr.
+pub fn route_log() {
+    ff::util::log::set_level(ff::util::log::Level::Warning);
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `log_line` has the exact signature libav's callback takes on this target, and
+    // stays valid for the life of the process (a plain function).
+    unsafe {
+        ff::ffi::av_log_set_callback(Some(log_line));
+    }
+}
+
+/// libav's log callback: the component's name and the formatted line, to `avlog::line`.
+/// Called from any thread that libav logs on, so it only formats and hands over.
+#[cfg(target_arch = "x86_64")]
+unsafe extern "C" fn log_line(
+    avcl: *mut std::ffi::c_void,
+    level: std::ffi::c_int,
+    fmt: *const std::ffi::c_char,
+    vl: *mut ff::ffi::__va_list_tag,
+) {
+    use std::ffi::{c_char, c_int, CStr};
+    if level > ff::ffi::AV_LOG_WARNING || fmt.is_null() {
+        return;
+    }
+    // A longer line is cut at 1 KiB.
+    let mut buf = [0 as c_char; 1024];
+    let mut prefix: c_int = 0;
+    // SAFETY: libav hands us a valid format string and the va_list that goes with it, which
+    // we pass on untouched; `buf` is writable for its length and `prefix` (0: no
+    // "[component @ 0x…]" prefix) is a valid int. libav NUL-terminates what it writes.
+    let message = unsafe {
+        ff::ffi::av_log_format_line2(
+            avcl,
+            level,
+            fmt,
+            vl,
+            buf.as_mut_ptr(),
+            buf.len() as c_int,
+            &mut prefix,
+        );
+        CStr::from_ptr(buf.as_ptr()).to_string_lossy()
+    };
+    // SAFETY: a non-null `avcl` is a libav context whose first field is a pointer to its
+    // `AVClass` (that is what av_log requires of it); `item_name`, when set, takes that
+    // context and returns a static or context-owned NUL-terminated name, read at once.
+    let component = unsafe {
+        let class = if avcl.is_null() {
+            std::ptr::null()
+        } else {
+            *(avcl as *const *const ff::ffi::AVClass)
+        };
+        if class.is_null() {
+            std::borrow::Cow::Borrowed("libav")
+        } else {
+            let name = match (*class).item_name {
+                Some(f) => f(avcl),
+                None => (*class).class_name,
+            };
+            if name.is_null() {
+                std::borrow::Cow::Borrowed("libav")
+            } else {
+                CStr::from_ptr(name).to_string_lossy()
+            }
+        }
+    };
+    crate::avlog::line(level, &component, fmt as usize, &message);
+}

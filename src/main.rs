@@ -171,8 +171,8 @@ struct Faults {
 
 fn init_libav() -> anyhow::Result<()> {
     ffmpeg_next::init().context("initialising libav")?;
-    // libav's own log lines are not structured and repeat what we report per item.
-    ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Fatal);
+    // libav's warnings and errors, as events of the target `libav`, rate-limited per message.
+    playout::avlog::install();
     Ok(())
 }
 

@@ -38,6 +38,7 @@ pub struct Metrics {
     pub output_reconnects_total: IntCounterVec,
     pub output_bytes_total: IntCounterVec,
     pub output_dropped_packets_total: IntCounterVec,
+    pub output_timestamp_errors_total: IntCounterVec,
     pub build_info: IntGaugeVec,
     pub playlist_items: IntGauge,
     pub current_item_position_seconds: Gauge,
@@ -147,6 +148,11 @@ impl Metrics {
             output_dropped_packets_total: by(
                 "playout_output_dropped_packets_total",
                 "Packets not sent while an output was down or behind.",
+                "output",
+            ),
+            output_timestamp_errors_total: by(
+                "playout_output_timestamp_errors_total",
+                "Packets whose decode time did not rise, moved one tick after the last (a pipeline bug).",
                 "output",
             ),
             build_info: reg(
@@ -346,6 +352,8 @@ impl Metrics {
         self.output_reconnects_total.with_label_values(&[output]);
         self.output_bytes_total.with_label_values(&[output]);
         self.output_dropped_packets_total
+            .with_label_values(&[output]);
+        self.output_timestamp_errors_total
             .with_label_values(&[output]);
     }
 

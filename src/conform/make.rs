@@ -105,6 +105,7 @@ pub fn make(
         loudness: meter.cloned(),
         live: None,
         passthrough: None,
+        starts: Arc::default(),
     };
     let (frame_tx, tee_rx) = bounded(crate::pipeline::FRAME_QUEUE);
     let (tee_tx, frame_rx) = bounded(crate::pipeline::FRAME_QUEUE);

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 use ffmpeg_next as ff;
 
+use super::guard::DtsGuard;
 use super::reconnect::{Backoff, Link};
 use crate::config::{parse_output_url, redact_url, OutputTarget};
 use crate::libav::{open_output, GuardedOutput};
@@ -142,7 +143,7 @@ struct Tally {
     last: Instant,
 }
 
-pub fn run(spec: OutputSpec, rx: Receiver<Encoded>, metrics: Arc<Metrics>) {
+pub fn run(spec: OutputSpec, mut guard: DtsGuard, rx: Receiver<Encoded>, metrics: Arc<Metrics>) {
     let shown = redact_url(&spec.url);
     let name = spec.name.as_str();
     let seed = name.bytes().fold(std::process::id() as u64, |h, b| {
@@ -175,7 +176,7 @@ pub fn run(spec: OutputSpec, rx: Receiver<Encoded>, metrics: Arc<Metrics>) {
                 let cut = ts_micros(&enc, &spec.params);
                 for a in held.drain(..) {
                     if ts_micros(&a, &spec.params) < cut {
-                        let _ = s.write(a, &spec.params, &dog, spec.write_timeout);
+                        let _ = s.write(a, &spec.params, &dog, spec.write_timeout, &mut guard);
                     }
                 }
                 dog.arm(spec.write_timeout);
@@ -193,6 +194,7 @@ pub fn run(spec: OutputSpec, rx: Receiver<Encoded>, metrics: Arc<Metrics>) {
             match connect(&spec, &dog) {
                 Ok(mut s) => {
                     s.ts_start = std::mem::replace(&mut ts_start, Micros::ZERO);
+                    guard.restart();
                     link.connected();
                     metrics.output_connected(name, true);
                     tracing::info!(output = %name, url = %shown, "Output connected.");
@@ -225,7 +227,14 @@ pub fn run(spec: OutputSpec, rx: Receiver<Encoded>, metrics: Arc<Metrics>) {
                 tally.dropped += 1;
             }
             Some(_) if past_limit && enc.kind == Kind::Audio => held.push(enc),
-            Some(s) => match s.push(enc, &gop, &spec.params, &dog, spec.write_timeout) {
+            Some(s) => match s.push(
+                enc,
+                &gop,
+                &spec.params,
+                &dog,
+                spec.write_timeout,
+                &mut guard,
+            ) {
                 Ok((bytes, dropped)) => {
                     tally.bytes += bytes;
                     tally.dropped += dropped;
@@ -369,9 +378,10 @@ impl Session {
         params: &StreamParams,
         dog: &Watchdog,
         timeout: Duration,
+        guard: &mut DtsGuard,
     ) -> Result<(u64, u64), ff::Error> {
         if self.origin_us.is_some() {
-            return self.write(enc, params, dog, timeout);
+            return self.write(enc, params, dog, timeout, guard);
         }
         if !gop.starts_with_keyframe() {
             return Ok((0, 1));
@@ -381,7 +391,7 @@ impl Session {
         let (mut bytes, mut dropped) = (0, 0);
         for p in &gop.packets {
             if ts_micros(p, params) >= origin || p.kind == Kind::Video {
-                bytes += self.write(p.clone(), params, dog, timeout)?.0;
+                bytes += self.write(p.clone(), params, dog, timeout, guard)?.0;
             } else {
                 dropped += 1;
             }
@@ -395,11 +405,15 @@ impl Session {
         params: &StreamParams,
         dog: &Watchdog,
         timeout: Duration,
+        guard: &mut DtsGuard,
     ) -> Result<(u64, u64), ff::Error> {
         let (index, from, to): (usize, Rational, ff::Rational) = match enc.kind {
             Kind::Video => (0, params.video_tb, self.video_tb),
             Kind::Audio => (1, params.audio_tb, self.audio_tb),
         };
+        // The packet's picture (or sound) time names the item it belongs to.
+        let shown = enc.packet.pts().or(enc.packet.dts()).unwrap_or(0);
+        let at = Micros(rescale(shown, from, MICROS));
         let origin = rescale(self.origin_us.unwrap_or(0) - self.ts_start.0, MICROS, from);
         let shift = |t: Option<i64>| t.map(|t| t - origin);
         let (pts, dts) = (shift(enc.packet.pts()), shift(enc.packet.dts()));
@@ -407,6 +421,7 @@ impl Session {
         enc.packet.set_dts(dts);
         enc.packet.set_stream(index);
         enc.packet.rescale_ts(ff::Rational::from(from), to);
+        guard.check(index, &mut enc.packet, at);
         let size = enc.packet.size() as u64;
         dog.arm(timeout);
         let r = enc.packet.write_interleaved(&mut self.out.ctx);

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 use ffmpeg_next as ff;
 
+use super::guard::DtsGuard;
 use crate::metrics::Metrics;
 use crate::pipeline::encode::{Encoded, Kind, StreamParams};
 use crate::time::{rescale, Micros, Rational, MICROS};
@@ -81,9 +82,11 @@ struct Writer<'a> {
     broken: bool,
     /// Since when writing has failed, if it is failing.
     down_since: Option<Instant>,
+    /// Decode time rises across segments, as it does inside one.
+    guard: DtsGuard,
 }
 
-pub fn run(spec: HlsSpec, rx: Receiver<Encoded>, metrics: Arc<Metrics>) {
+pub fn run(spec: HlsSpec, guard: DtsGuard, rx: Receiver<Encoded>, metrics: Arc<Metrics>) {
     let name = spec.name.clone();
     metrics.output_init(&name);
     let mut w = Writer {
@@ -91,6 +94,7 @@ pub fn run(spec: HlsSpec, rx: Receiver<Encoded>, metrics: Arc<Metrics>) {
         playlist: None,
         broken: false,
         down_since: None,
+        guard,
     };
     let mut pending: VecDeque<Encoded> = VecDeque::new();
     let mut current: Option<Open> = None;
@@ -198,7 +202,7 @@ impl Writer<'_> {
         let playlist = self.playlist.as_mut().expect("set above");
         let seq = playlist.next_seq();
         let path = folder.join(segment_name(seq));
-        let bytes = mux_segment(&path, &seg.packets, &spec.params)?;
+        let bytes = mux_segment(&path, &seg.packets, &spec.params, &mut self.guard)?;
         let delete = playlist.push(end - seg.start, spec.t0 + seg.start, self.broken);
         self.broken = false;
         let text = playlist.render();
@@ -257,9 +261,14 @@ fn tmp_path(path: &Path) -> PathBuf {
 
 /// One MPEG-TS file holding `packets` (video first, keyframe first), written through a
 /// temporary file. Returns its size.
-fn mux_segment(path: &Path, packets: &[Encoded], params: &StreamParams) -> Result<u64, HlsError> {
+fn mux_segment(
+    path: &Path,
+    packets: &[Encoded],
+    params: &StreamParams,
+    guard: &mut DtsGuard,
+) -> Result<u64, HlsError> {
     let tmp = tmp_path(path);
-    let r = mux_to(&tmp, packets, params).and_then(|()| {
+    let r = mux_to(&tmp, packets, params, guard).and_then(|()| {
         let size = fs::metadata(&tmp).map(|m| m.len()).unwrap_or(0);
         fs::rename(&tmp, path)
             .map(|()| size)
@@ -274,7 +283,12 @@ fn mux_segment(path: &Path, packets: &[Encoded], params: &StreamParams) -> Resul
     r
 }
 
-fn mux_to(tmp: &Path, packets: &[Encoded], params: &StreamParams) -> Result<(), HlsError> {
+fn mux_to(
+    tmp: &Path,
+    packets: &[Encoded],
+    params: &StreamParams,
+    guard: &mut DtsGuard,
+) -> Result<(), HlsError> {
     let err = |source| HlsError::Mux {
         path: tmp.to_path_buf(),
         source,
@@ -298,6 +312,7 @@ fn mux_to(tmp: &Path, packets: &[Encoded], params: &StreamParams) -> Result<(), 
         p.packet.set_dts(dts.map(|t| t + offset));
         p.packet.set_stream(index);
         p.packet.rescale_ts(ff::Rational::from(from), tbs[index]);
+        guard.check(index, &mut p.packet, pts_micros(enc, params));
         p.packet.write_interleaved(&mut out).map_err(err)?;
     }
     out.write_trailer().map_err(err)?;

@@ -55,6 +55,8 @@ pub struct Shared {
     /// Where FLV sessions' timestamps start (tests only; see `flv::SESSION_LIMIT`).
     pub flv_start: Micros,
     pub metrics: Arc<Metrics>,
+    /// Where each slot began (the source tells), to name an item in an output's report.
+    pub starts: Arc<crate::pipeline::starts::ItemStarts>,
 }
 
 pub struct Manager {
@@ -81,6 +83,7 @@ impl Manager {
         let m = self.shared.metrics.clone();
         let thread = std::thread::Builder::new().name(format!("output-{}", o.name));
         let s = &self.shared;
+        let guard = super::guard::DtsGuard::new(&o.name, m.clone(), s.starts.clone());
         let handle = if let Ok(OutputTarget::Hls(folder)) = o.target() {
             let spec = hls::HlsSpec {
                 name: o.name.clone(),
@@ -90,7 +93,7 @@ impl Manager {
                 keyframe_interval: s.keyframe_interval,
                 frame: s.frame,
             };
-            thread.spawn(move || hls::run(spec, rx, m))?
+            thread.spawn(move || hls::run(spec, guard, rx, m))?
         } else {
             let spec = flv::OutputSpec {
                 name: o.name.clone(),
@@ -102,7 +105,7 @@ impl Manager {
                 send_buffer: s.send_buffer,
                 ts_start: s.flv_start,
             };
-            thread.spawn(move || flv::run(spec, rx, m))?
+            thread.spawn(move || flv::run(spec, guard, rx, m))?
         };
         // The pacer is gone only when the channel has ended; then nothing is sent anyway.
         let _ = self.fanout.send(Fanout::Add(o.name.clone(), tx));

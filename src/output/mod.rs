@@ -4,6 +4,7 @@
 //! buffer never runs dry, and never holds one back because another output is slow.
 
 pub mod flv;
+pub mod guard;
 pub mod hls;
 pub mod manager;
 pub mod reconnect;

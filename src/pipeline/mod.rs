@@ -15,6 +15,7 @@ pub mod passthrough;
 pub mod slate;
 pub mod source;
 pub mod splice;
+pub mod starts;
 
 use ffmpeg_next as ff;
 

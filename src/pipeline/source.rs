@@ -106,6 +106,8 @@ pub struct SourceSettings {
     pub live: Option<LiveFeed>,
     /// Conformed copies to pass through (`prepare:`), when on.
     pub passthrough: Option<super::passthrough::Passthrough>,
+    /// Where each slot began, told to the outputs (`starts`).
+    pub starts: Arc<super::starts::ItemStarts>,
 }
 
 /// Runs until `stop_after`, the stop flag, or the encoder going away.
@@ -197,6 +199,14 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
             last_rotation = Some(i);
         }
         let (title, kind) = lineup.describe(slot.kind);
+        s.starts.begin(
+            crate::time::Micros(crate::time::rescale(
+                splicer.position_frames(),
+                s.fmt.frame_tb(),
+                crate::time::MICROS,
+            )),
+            title,
+        );
         s.metrics.item_transitions_total.inc();
         save_state(&s, &tl, title, &slot);
         // An event added by a reload while this slot plays cuts it at the event's time.

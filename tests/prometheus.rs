@@ -37,7 +37,7 @@ const ALERTS: [&str; 5] = [
     "PlayoutHealthFailing",
 ];
 /// Every sample name of the metrics contract (labels as they appear in this run).
-const CONTRACT: [&str; 27] = [
+const CONTRACT: [&str; 28] = [
     "playout_build_info{version=",
     "playout_video_frames_encoded_total",
     "playout_encoded_seconds_total",
@@ -53,6 +53,7 @@ const CONTRACT: [&str; 27] = [
     "playout_output_reconnects_total{output=\"dead\"}",
     "playout_output_bytes_total{output=\"live\"}",
     "playout_output_dropped_packets_total{output=\"dead\"}",
+    "playout_output_timestamp_errors_total{output=\"live\"}",
     "playout_wallclock_drift_seconds",
     "playout_av_offset_seconds",
     "playout_encode_speed_ratio",

@@ -10,6 +10,7 @@ use crossbeam_channel::{Receiver, Sender};
 use ffmpeg_next as ff;
 
 use super::copied::{send_audio, AudioAligner};
+use super::decode_time::DecodeClock;
 use super::{ChannelFormat, Media};
 use crate::config::{AudioFormat, VideoFormat};
 use crate::metrics::Metrics;
@@ -61,51 +62,6 @@ pub struct Encoders {
     silence: ff::Packet,
     /// Decode timestamps of what the video encoder makes (`DecodeClock`).
     clock: DecodeClock,
-}
-
-/// Stamps the video encoder's packets `dts = first + k - delay` for the k-th packet since it
-/// was (re)opened at frame `first`: the rule every copy's packets follow too, so decode time
-/// rises by exactly one frame per packet across every splice. x264 follows it on its own
-/// only for stretches longer than its reorder delay: for one of 1 or 2 frames (a copy's last
-/// picture held for a frame) it gives `dts = pts`, and the copy after it stepped decode time
-/// back by a frame, which the FLV muxer refuses (issue 28). Presentation order is x264's: the
-/// k-th packet never shows before frame `first + k - delay`, so dts never passes pts.
-#[derive(Debug)]
-struct DecodeClock {
-    delay: i64,
-    /// The first frame sent since the encoder was opened, and packets received since.
-    first: Option<i64>,
-    packets: i64,
-}
-
-impl DecodeClock {
-    fn new(delay: i64) -> Self {
-        DecodeClock {
-            delay,
-            first: None,
-            packets: 0,
-        }
-    }
-
-    /// A frame goes into the encoder.
-    fn sent(&mut self, pts: Option<i64>) {
-        if self.first.is_none() {
-            self.first = pts;
-        }
-    }
-
-    /// A packet comes out of it: its decode timestamp.
-    fn stamp(&mut self, p: &mut ff::Packet) {
-        let first = self.first.or(p.pts()).unwrap_or(0);
-        p.set_dts(Some(first + self.packets - self.delay));
-        self.packets += 1;
-    }
-
-    /// The encoder was opened again: the next frame starts a stretch.
-    fn reopened(&mut self) {
-        self.first = None;
-        self.packets = 0;
-    }
 }
 
 #[derive(Debug, thiserror::Error)]

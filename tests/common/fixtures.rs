@@ -143,6 +143,12 @@ fn recipes() -> Vec<Recipe> {
           clip(t2("320x180", "25", 2.0), Some(sine(784, 48000, 2.0)),
                &[&["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k",
                    "-c:a", "libopus", "-b:a", "64k", "-ac", "2"]])),
+        // Issue 28's splice: 3.012 s long, so its slot is a frame longer than its copy.
+        r("vp9_vorbis_22k", "vp9_vorbis_22k.webm", Clip,
+          "9:16 360x640 VP9 60 fps + Vorbis 22.05 kHz mono, 3 s, webm",
+          clip(t2("360x640", "60", 3.0), Some(sine(1319, 22050, 3.0)),
+               &[&["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k",
+                   "-c:a", "libvorbis", "-ac", "1"]])),
         r("mpeg2_interlaced", "mpeg2_interlaced.ts", Clip,
           "MPEG-2 interlaced (top field first) + MP2 44.1 kHz, mpegts",
           clip(video("smptebars", "320x240", "25", 2.0), Some(sine(831, 44100, 2.0)),
@@ -329,6 +335,16 @@ fn verify(list: &[Fixture]) {
     assert_eq!(
         (mp2.codec_name.as_str(), mp2.sample_rate),
         ("mp2", Some(44100))
+    );
+    assert_eq!(v("vp9_vorbis_22k").codec_name, "vp9");
+    let vorbis = a("vp9_vorbis_22k");
+    assert_eq!(
+        (
+            vorbis.codec_name.as_str(),
+            vorbis.sample_rate,
+            vorbis.channels
+        ),
+        ("vorbis", Some(22050), Some(1))
     );
     let mono = a("mono_44k");
     assert_eq!((mono.channels, mono.sample_rate), (Some(1), Some(44100)));

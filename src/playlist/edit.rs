@@ -77,6 +77,17 @@ pub fn to_json(yaml: &[u8]) -> Result<Value, EditError> {
         if let Some(list) = map.get_mut(key).and_then(Value::as_array_mut) {
             for entry in list.iter_mut().filter_map(Value::as_object_mut) {
                 entry.retain(|_, field| !field.is_null());
+                // A text field written as a plain YAML scalar (`title: 2024`, `path: no`)
+                // is the text the parser reads it as, never a number or a boolean.
+                for key in ["path", "title", "at"] {
+                    if let Some(v) = entry.get_mut(key) {
+                        match v {
+                            Value::Bool(b) => *v = Value::String(b.to_string()),
+                            Value::Number(n) => *v = Value::String(n.to_string()),
+                            _ => {}
+                        }
+                    }
+                }
             }
         }
     }
@@ -180,6 +191,20 @@ pub fn errors_json(errors: &[ConfigError]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_fields_written_as_plain_scalars_are_shown_as_text() {
+        // Found by schemathesis: an item posted as {"path": false, "title": false} is
+        // written `path: false`, which the parser reads as the text "false"; the API must
+        // show it as that text, as its schema says, not as a boolean.
+        let yaml =
+            "items:\n  - path: false\n    title: 2024\nevents:\n  - at: 20:00\n    path: yes\n";
+        let j = to_json(yaml.as_bytes()).unwrap();
+        assert_eq!(j["items"][0]["path"], "false");
+        assert_eq!(j["items"][0]["title"], "2024");
+        assert_eq!(j["events"][0]["path"], "yes");
+        assert!(j["events"][0]["at"].is_string(), "{j}");
+    }
 
     #[test]
     fn round_trip_validate_history_undo() {

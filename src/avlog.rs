@@ -13,7 +13,7 @@
 //! A file that makes libav say the same thing on every packet must not flood the log:
 //! each message (told apart by its format string, before the numbers are filled in) is said
 //! at most `PER_WINDOW` times a minute; the first line after a quiet spell says how many were
-//! held back. `RUST_LOG=libav=off` silences it all.
+//! held back. `RUST_LOG=libav=off` silences it all. `libav::route_log` installs it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -100,11 +100,6 @@ pub fn line(level: i32, component: &str, key: usize, message: &str) {
     } else {
         tracing::info!(target: "libav", component, held_back = held, "{message}");
     }
-}
-
-/// From now on libav's warnings and errors come out as `line` says.
-pub fn install() {
-    crate::libav::route_log();
 }
 
 #[cfg(test)]

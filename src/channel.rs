@@ -220,7 +220,7 @@ pub fn start(
             channel: channel.clone(),
             preparer: if p.background {
                 Some(
-                    crate::conform::background::Preparer::start(
+                    crate::conform::background::start(
                         channel,
                         loudness.clone(),
                         metrics.clone(),
@@ -260,11 +260,16 @@ pub fn start(
         (None, _) => None,
     };
     let settings = source::SourceSettings {
+        ctx: pipeline::context::PlayContext {
+            fmt,
+            look,
+            loudness,
+            metrics,
+            stop: opts.stop,
+        },
         passthrough,
         starts,
         live,
-        loudness,
-        fmt,
         timeline,
         cell: opts.cell,
         updates: opts.updates,
@@ -274,15 +279,8 @@ pub fn start(
         // Simulated time is not wall time: an unpaced run must not move a real channel's
         // anchor.
         state_file: opts.paced.then(|| channel.state.clone()),
-        slate: look.slate,
-        overlay: look.overlay,
-        text: look.text,
-        channel: look.channel,
-        background: look.background,
         looks: opts.looks,
         stop_after: opts.stop_after,
-        stop: opts.stop,
-        metrics,
     };
     threads.push(
         std::thread::Builder::new()

@@ -24,9 +24,6 @@ use std::path::{Path, PathBuf};
 use crate::time::{Micros, Rational};
 use validate::{validate, ChannelFile};
 
-/// `playout check` is about both kinds of file; it lives with the playlist, which it
-/// reaches through the channel.
-pub use crate::playlist::check_file;
 pub use live::{parse_listen, LiveListen, LiveSettings, Takeover, MIN_KEY_CHARS};
 pub use output::{expand_env, parse_output_url, redact_url, OutputConfig, OutputTarget};
 pub use prepare::PrepareSettings;

@@ -231,6 +231,18 @@ impl Lineup {
         }
     }
 
+    /// The start of the first live event at or after `t`.
+    pub fn next_live_event(&self, t: Micros) -> Option<Micros> {
+        let s = &self.schedule;
+        self.playlist
+            .events
+            .iter()
+            .zip(&s.events)
+            .filter(|(e, _)| e.live().is_some())
+            .filter_map(|(_, e)| crate::schedule::occurrence_at_or_after(e.when, s.tz, t))
+            .min()
+    }
+
     /// The playlist schedules live events: then, with `live.takeover: auto`, a publisher goes
     /// on air only during them.
     pub fn has_live_events(&self) -> bool {

@@ -12,12 +12,12 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use playout::channel::{self, RunOptions};
-use playout::config::{check_file, Channel, OutputTarget};
+use playout::config::{Channel, OutputTarget};
 use playout::http::HlsFolder;
 use playout::lineup::{self, Durations, Timeline, TimelineCell};
 use playout::metrics::Metrics;
 use playout::pipeline::ChannelFormat;
-use playout::playlist::Playlist;
+use playout::playlist::{check_file, Playlist};
 use playout::reload::{self, ReloadStatus, Reloader};
 use playout::time::{Micros, Rational};
 
@@ -172,7 +172,7 @@ struct Faults {
 fn init_libav() -> anyhow::Result<()> {
     ffmpeg_next::init().context("initialising libav")?;
     // libav's warnings and errors, as events of the target `libav`, rate-limited per message.
-    playout::avlog::install();
+    playout::libav::route_log();
     Ok(())
 }
 

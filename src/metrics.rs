@@ -17,6 +17,30 @@ use prometheus::{
 
 use crate::time::{Micros, Rational};
 
+/// The `reason` labels of `playout_item_failures_total`, in the order of
+/// `pipeline::open::FailReason`'s variants.
+pub const FAIL_REASONS: [&str; 9] = [
+    "missing",
+    "empty",
+    "unreadable",
+    "no_streams",
+    "unsupported",
+    "read",
+    "decode",
+    "truncated",
+    "quarantined",
+];
+
+/// What the splicer placed since its last report, in plain counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpliceDelta {
+    pub held_frames: i64,
+    pub slate_frames: i64,
+    pub silence_samples: i64,
+    /// Audio end minus video end of the last item that had both (µs).
+    pub last_av_offset_us: Option<i64>,
+}
+
 pub struct Metrics {
     registry: Registry,
     started: Instant,
@@ -247,8 +271,8 @@ impl Metrics {
         for result in ["ok", "failed"] {
             m.loudness_measurements_total.with_label_values(&[result]);
         }
-        for reason in crate::pipeline::open::FailReason::ALL {
-            m.item_failures_total.with_label_values(&[reason.label()]);
+        for reason in FAIL_REASONS {
+            m.item_failures_total.with_label_values(&[reason]);
         }
         m.build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
@@ -288,21 +312,16 @@ impl Metrics {
             .store(self.started.elapsed().as_millis() as i64, Ordering::Relaxed);
     }
 
-    pub fn record_splice(
-        &self,
-        before: &crate::pipeline::splice::SpliceStats,
-        after: &crate::pipeline::splice::SpliceStats,
-        fmt: &crate::pipeline::ChannelFormat,
-    ) {
-        let frame_secs = fmt.fps.den as f64 / fmt.fps.num as f64;
-        self.held_frames_total
-            .inc_by((after.held_frames - before.held_frames).max(0) as u64);
+    /// What the splicer placed since its last report: frames held and of slate at `fps`,
+    /// samples of silence at `sample_rate`, and the last item's A/V end offset.
+    pub fn record_splice(&self, d: &SpliceDelta, fps: Rational, sample_rate: u32) {
+        let frame_secs = fps.den as f64 / fps.num as f64;
+        self.held_frames_total.inc_by(d.held_frames.max(0) as u64);
         self.slate_seconds_total
-            .inc_by((after.slate_frames - before.slate_frames).max(0) as f64 * frame_secs);
-        self.silence_seconds_total.inc_by(
-            (after.silence_samples - before.silence_samples).max(0) as f64 / fmt.sample_rate as f64,
-        );
-        if let Some(us) = after.last_av_offset_us {
+            .inc_by(d.slate_frames.max(0) as f64 * frame_secs);
+        self.silence_seconds_total
+            .inc_by(d.silence_samples.max(0) as f64 / f64::from(sample_rate));
+        if let Some(us) = d.last_av_offset_us {
             self.av_offset_seconds.set(us as f64 / 1e6);
         }
     }
@@ -400,18 +419,11 @@ mod tests {
         m.add_encoded_frames(30, Rational::new(30, 1));
         m.item_failures_total.with_label_values(&["missing"]).inc();
         m.item_transitions_total.inc();
-        let fmt = crate::pipeline::ChannelFormat {
-            width: 16,
-            height: 16,
-            fps: Rational::new(30, 1),
-            sample_rate: 48000,
-            channels: 2,
-        };
-        let after = crate::pipeline::splice::SpliceStats {
+        let d = SpliceDelta {
             slate_frames: 60,
             ..Default::default()
         };
-        m.record_splice(&Default::default(), &after, &fmt);
+        m.record_splice(&d, Rational::new(30, 1), 48000);
         let text = m.render();
         for name in [
             "playout_video_frames_encoded_total 30",

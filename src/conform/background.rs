@@ -19,12 +19,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::{cache, cache_dir, format_hash, key, make::make, verify, ConformError, SourceId};
 use crate::config::Channel;
 use crate::loudness::Meter;
 use crate::metrics::Metrics;
+use crate::pipeline::passthrough::{CopyRequest, CopyRequests};
 use crate::playlist::{MediaItem, Playlist};
 
 /// How often the folder and the playlist are looked at again with nothing new heard.
@@ -32,54 +33,33 @@ const RESCAN: Duration = Duration::from_secs(60);
 /// How long a preparation that failed writing waits before it is tried again.
 const RETRY: Duration = Duration::from_secs(600);
 
-enum Ask {
-    Playlist(Arc<Playlist>),
-    Remake(MediaItem),
-}
-
-/// The handle the source holds: it says what is playing and what it found damaged, and
-/// never blocks.
-pub struct Preparer {
-    asks: Sender<Ask>,
-}
-
-impl Preparer {
-    /// Starts the thread for `channel`, whose live encoder has these parameter sets.
-    pub fn start(
-        channel: &Channel,
-        meter: Option<Arc<Meter>>,
-        metrics: Arc<Metrics>,
-        extradata: (Vec<u8>, Vec<u8>),
-    ) -> std::io::Result<Preparer> {
-        let (asks, rx) = bounded(16);
-        let w = Worker {
-            dir: cache_dir(channel),
-            threads: channel.prepare.as_ref().map_or(1, |p| p.threads),
-            max_size: channel.prepare.as_ref().and_then(|p| p.max_size),
-            channel: channel.clone(),
-            meter,
-            metrics,
-            extradata,
-            failed: HashMap::new(),
-            refused_room: 0,
-            full_logged: false,
-            folder_failed: None,
-        };
-        std::thread::Builder::new()
-            .name("prepare".into())
-            .spawn(move || w.run(rx))?;
-        Ok(Preparer { asks })
-    }
-
-    /// The playlist on air now (the same one again is free).
-    pub fn want(&self, p: &Arc<Playlist>) {
-        let _ = self.asks.try_send(Ask::Playlist(p.clone()));
-    }
-
-    /// `item`'s copy was found damaged: make it again, before the rest.
-    pub fn remake(&self, item: &MediaItem) {
-        let _ = self.asks.try_send(Ask::Remake(item.clone()));
-    }
+/// The handle the source holds (`CopyRequests`): it says what is playing and what it found
+/// damaged, and never blocks. Starts the thread for `channel`, whose live encoder has these
+/// parameter sets.
+pub fn start(
+    channel: &Channel,
+    meter: Option<Arc<Meter>>,
+    metrics: Arc<Metrics>,
+    extradata: (Vec<u8>, Vec<u8>),
+) -> std::io::Result<CopyRequests> {
+    let (requests, rx) = CopyRequests::new(16);
+    let w = Worker {
+        dir: cache_dir(channel),
+        threads: channel.prepare.as_ref().map_or(1, |p| p.threads),
+        max_size: channel.prepare.as_ref().and_then(|p| p.max_size),
+        channel: channel.clone(),
+        meter,
+        metrics,
+        extradata,
+        failed: HashMap::new(),
+        refused_room: 0,
+        full_logged: false,
+        folder_failed: None,
+    };
+    std::thread::Builder::new()
+        .name("prepare".into())
+        .spawn(move || w.run(rx))?;
+    Ok(requests)
 }
 
 /// An item as a copy knows it: its file and cut.
@@ -120,7 +100,7 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(mut self, rx: Receiver<Ask>) {
+    fn run(mut self, rx: Receiver<CopyRequest>) {
         if let Err(e) = super::idle::idle_priority() {
             tracing::warn!(error = %e, "The background preparer cannot lower its priority; it runs at normal priority with prepare.threads x264 threads.");
         }
@@ -140,14 +120,14 @@ impl Worker {
             let until = Instant::now() + RESCAN;
             loop {
                 match rx.recv_deadline(until) {
-                    Ok(Ask::Playlist(n)) => {
+                    Ok(CopyRequest::Playlist(n)) => {
                         if playlist.as_ref().is_some_and(|p| Arc::ptr_eq(p, &n)) {
                             continue;
                         }
                         playlist = Some(n);
                         break;
                     }
-                    Ok(Ask::Remake(m)) => {
+                    Ok(CopyRequest::Remake(m)) => {
                         remakes.push_back(m);
                         break;
                     }
@@ -164,7 +144,7 @@ impl Worker {
         &mut self,
         p: &Arc<Playlist>,
         remakes: &mut VecDeque<MediaItem>,
-        rx: &Receiver<Ask>,
+        rx: &Receiver<CopyRequest>,
     ) -> Next {
         let (todo, named) = self.scan(p);
         let mut todo: VecDeque<MediaItem> = todo.into();
@@ -184,9 +164,9 @@ impl Worker {
             self.metrics.prepare.queue.set(todo.len() as i64);
             while let Ok(ask) = rx.try_recv() {
                 match ask {
-                    Ask::Playlist(n) if !Arc::ptr_eq(&n, p) => return Next::Playlist(n),
-                    Ask::Playlist(_) => {}
-                    Ask::Remake(m) => {
+                    CopyRequest::Playlist(n) if !Arc::ptr_eq(&n, p) => return Next::Playlist(n),
+                    CopyRequest::Playlist(_) => {}
+                    CopyRequest::Remake(m) => {
                         todo.retain(|t| id(t) != id(&m));
                         todo.push_front(m);
                     }

@@ -17,6 +17,7 @@ use crate::files::{temp_path, write_atomic, Temp};
 use crate::lineup::{build, Durations, Timeline, TimelineCell};
 use crate::loudness::Meter;
 use crate::metrics::Metrics;
+use crate::pipeline::context::PlayContext;
 use crate::pipeline::encode::{self, Kind};
 use crate::pipeline::slate::Look;
 use crate::pipeline::source::{self, SourceSettings};
@@ -85,7 +86,13 @@ pub fn make(
     let (_updates, updates) = bounded(1);
     let (_control, control) = bounded(1);
     let settings = SourceSettings {
-        fmt: fmt.clone(),
+        ctx: PlayContext {
+            fmt: fmt.clone(),
+            look,
+            loudness: meter.cloned(),
+            metrics: metrics.clone(),
+            stop: Arc::new(AtomicBool::new(false)),
+        },
         cell: Arc::new(TimelineCell::new(timeline.clone())),
         timeline,
         updates,
@@ -93,16 +100,8 @@ pub fn make(
         frontier: Arc::default(),
         t0: Micros::ZERO,
         state_file: None,
-        slate: look.slate,
-        overlay: look.overlay,
-        text: look.text,
-        channel: look.channel,
-        background: look.background,
         looks: Arc::default(),
         stop_after: Some(length),
-        stop: Arc::new(AtomicBool::new(false)),
-        metrics: metrics.clone(),
-        loudness: meter.cloned(),
         live: None,
         passthrough: None,
         starts: Arc::default(),

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use crate::config::{LiveSettings, Takeover};
 use crate::lineup::TimelineCell;
-use crate::pipeline::live::next_live_event;
 use crate::schedule::rfc3339;
 use crate::time::Micros;
 
@@ -40,7 +39,7 @@ impl Admission {
         if !newest.has_live_events() || lineup.live_event(slot.kind).is_some() {
             return Ok(());
         }
-        match next_live_event(newest, now) {
+        match newest.next_live_event(now) {
             Some(next) if next - now <= self.early => Ok(()),
             Some(next) => Err(format!(
                 "no live event is on; the next starts at {} (publishers may connect from \

@@ -19,7 +19,7 @@
 use crossbeam_channel::Sender;
 use ffmpeg_next as ff;
 
-use super::encode::{Encoded, Kind};
+use super::media::{Encoded, Kind};
 use crate::libav;
 
 /// What to do with an audio packet.

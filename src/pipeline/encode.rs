@@ -11,45 +11,12 @@ use ffmpeg_next as ff;
 
 use super::copied::{send_audio, AudioAligner};
 use super::decode_time::DecodeClock;
-use super::{ChannelFormat, Media};
+use super::media::{ChannelFormat, Media};
 use crate::config::{AudioFormat, VideoFormat};
 use crate::metrics::Metrics;
 use crate::time::{frames_in, Rational};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Video,
-    Audio,
-}
-
-/// An encoded packet with timestamps in its encoder's timebase.
-pub struct Encoded {
-    pub kind: Kind,
-    pub packet: ff::Packet,
-}
-
-/// A clone shares the payload (a new reference, not a copy): every output and its GOP cache
-/// hold the same bytes the encoder produced.
-impl Clone for Encoded {
-    fn clone(&self) -> Self {
-        Encoded {
-            kind: self.kind,
-            packet: crate::libav::share_packet(&self.packet),
-        }
-    }
-}
-
-/// What a muxer needs to describe the two streams: the same for every output.
-#[derive(Clone)]
-pub struct StreamParams {
-    pub video: ff::codec::Parameters,
-    pub audio: ff::codec::Parameters,
-    pub video_tb: Rational,
-    pub audio_tb: Rational,
-    /// The H.264 encoder's reorder delay in frames: the k-th video packet of a stream (in
-    /// decode order) has `dts = k - video_delay`, encoded or copied alike.
-    pub video_delay: i64,
-}
+pub use super::media::{Encoded, Kind, StreamParams};
 
 pub struct Encoders {
     video: ff::encoder::Video,
@@ -205,7 +172,7 @@ fn open_audio(
 /// priming), made with the channel's own AAC settings.
 fn silence(fmt: &ChannelFormat, audio: &AudioFormat) -> Result<ff::Packet, EncoderError> {
     let mut enc = open_audio(fmt, audio)?;
-    let n = super::splice::AUDIO_FRAME;
+    let n = super::media::AUDIO_FRAME;
     let mut got = Vec::new();
     for k in 0..4 {
         let mut f = ff::frame::Audio::new(
@@ -247,7 +214,7 @@ pub fn run(
     // Copied packets are being passed through; the encoders have been drained.
     let mut copying = false;
     let rate = i64::from(enc.audio.rate());
-    let mut align = AudioAligner::new(super::splice::AUDIO_FRAME as i64)
+    let mut align = AudioAligner::new(super::media::AUDIO_FRAME as i64)
         .counted(metrics.prepare.boundary_audio_shift_seconds.clone(), rate);
     for m in rx.iter() {
         if let Media::CopyBegins = m {

@@ -7,9 +7,9 @@ use std::sync::atomic::Ordering;
 
 use ffmpeg_next as ff;
 
+use super::context::PlayContext;
 use super::normalise::{audio_graph, text_chain, video_graph, AudioSource, Graph, VideoSource};
 use super::open::{FailReason, OpenError, Opened};
-use super::source::SourceSettings;
 use super::splice::{Flow, Splicer};
 use super::ChannelFormat;
 use crate::loudness::Gain;
@@ -69,7 +69,7 @@ pub fn play(
     item: &MediaItem,
     take: Take,
     sp: &mut Splicer,
-    s: &SourceSettings,
+    s: &PlayContext,
     cut: &mut dyn FnMut(i64) -> Option<i64>,
 ) -> Outcome {
     let fps = s.fmt.fps;
@@ -78,7 +78,7 @@ pub fn play(
     let first_frame = sp.position_frames();
     // Where a reload's event or a skip cut the item short, if one did.
     let mut cut_to: Option<i64> = None;
-    sp.begin_item(limit_frames, &s.slate);
+    sp.begin_item(limit_frames, &s.look.slate);
     let tb = |i: usize| {
         let t = o
             .input
@@ -115,8 +115,8 @@ pub fn play(
     };
     // The lower third's line goes through a file, so that a title needs no escaping; the file
     // lives as long as the item (a graph rebuilt for a new shape reads it again).
-    let lower_third = s.text.as_ref().filter(|_| item.overlay).and_then(|t| {
-        let line = t.line(&item.title, &s.channel);
+    let lower_third = s.look.text.as_ref().filter(|_| item.overlay).and_then(|t| {
+        let line = t.line(&item.title, &s.look.channel);
         let f = tempfile::Builder::new()
             .prefix("playout-text-")
             .tempfile()
@@ -154,14 +154,14 @@ pub fn play(
             rescale(1, fps.invert(), v_tb).max(1)
         },
         gain,
-        overlay: match (&s.overlay, &lower_third) {
+        overlay: match (&s.look.overlay, &lower_third) {
             _ if !item.overlay => None,
             (None, None) => None,
             (logo, text) => Some(format!(
                 "{}{}",
                 logo.as_deref().unwrap_or(""),
                 text.as_ref()
-                    .zip(s.text.as_ref())
+                    .zip(s.look.text.as_ref())
                     .map(|(f, t)| text_chain(t, f.path(), &s.fmt))
                     .unwrap_or_default()
             )),

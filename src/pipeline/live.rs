@@ -20,8 +20,7 @@ use crate::config::Takeover;
 use crate::libav;
 use crate::lineup::Lineup;
 use crate::live::LiveInput;
-use crate::metrics::Metrics;
-use crate::schedule::{occurrence_at_or_after, rfc3339, Slot};
+use crate::schedule::{rfc3339, Slot};
 use crate::time::{frames_in, samples_at_frame, Micros, MICROS};
 
 /// How far ahead of the air the source keeps itself while it waits for live units: enough
@@ -107,8 +106,9 @@ impl LiveFeed {
             *self.parked.borrow_mut() = Some(u);
         }
         if n > 0 && !self.noted.replace(true) {
-            let next =
-                next_live_event(lineup, at).map_or_else(|| "none scheduled".to_string(), rfc3339);
+            let next = lineup
+                .next_live_event(at)
+                .map_or_else(|| "none scheduled".to_string(), rfc3339);
             tracing::info!(at = %rfc3339(at), next_live_event = %next, "A publisher is connected but stays off the air until its live event (live.takeover: auto).");
         }
     }
@@ -119,19 +119,6 @@ impl LiveFeed {
             self.noted.set(false);
         }
     }
-}
-
-/// The start of the first live event at or after `t`.
-pub fn next_live_event(lineup: &Lineup, t: Micros) -> Option<Micros> {
-    let s = &lineup.schedule;
-    lineup
-        .playlist
-        .events
-        .iter()
-        .zip(&s.events)
-        .filter(|(e, _)| e.live().is_some())
-        .filter_map(|(_, e)| occurrence_at_or_after(e.when, s.tz, t))
-        .min()
 }
 
 /// A publisher's takeover: what the air calls it, and the channel time at which it ends
@@ -200,17 +187,14 @@ enum End {
 /// Plays the live input from the current position until it stops (then `timeout` of its
 /// last picture and silence), the frame `until` (a live event's end), the channel's end, or
 /// `stop`.
-#[allow(clippy::too_many_arguments)]
 pub fn play(
     sp: &mut Splicer,
     feed: &LiveFeed,
-    fmt: &ChannelFormat,
-    slate: &ff::frame::Video,
-    metrics: &Metrics,
-    stop: &std::sync::atomic::AtomicBool,
+    ctx: &super::context::PlayContext,
     title: &str,
     until: Option<i64>,
 ) -> Flow {
+    let (fmt, slate, metrics, stop) = (&ctx.fmt, &ctx.look.slate, &*ctx.metrics, &*ctx.stop);
     let clock = super::follow::FrameClock {
         t0: feed.t0,
         fps: fmt.fps,

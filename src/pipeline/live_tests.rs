@@ -82,9 +82,9 @@ fn auto_with_live_events_airs_only_during_them_and_until_their_end() {
     assert_eq!(l.describe(notice.kind).0, "Notice");
     assert!(f.admit(&l, &notice).is_none());
     // A one-off event: none after it has started.
-    assert_eq!(next_live_event(&l, at("2026-12-06T20:00:01Z")), None);
+    assert_eq!(l.next_live_event(at("2026-12-06T20:00:01Z")), None);
     assert_eq!(
-        next_live_event(&l, at("2026-12-06T19:00:00Z")),
+        l.next_live_event(at("2026-12-06T19:00:00Z")),
         Some(at("2026-12-06T20:00:00Z"))
     );
 }
@@ -102,7 +102,7 @@ fn always_takes_over_at_once_and_outlasts_the_event() {
 fn a_daily_live_event_comes_round_again() {
     let l = lineup("events:\n  - at: \"20:00\"\n    live: true\n    duration: 30m\n");
     assert_eq!(
-        next_live_event(&l, at("2026-12-06T20:00:01Z")),
+        l.next_live_event(at("2026-12-06T20:00:01Z")),
         Some(at("2026-12-07T20:00:00Z"))
     );
     let s = slot_at(&l, "2026-12-07T20:29:59Z");

@@ -4,12 +4,14 @@
 //! sender is end-of-stream: the next stage flushes and ends in turn, so `--for`, a signal and
 //! a fatal error all shut down the same way.
 
+pub mod context;
 pub mod copied;
 mod decode_time;
 pub mod encode;
 mod follow;
 pub mod item;
 pub mod live;
+pub mod media;
 pub mod normalise;
 pub mod open;
 pub mod passthrough;
@@ -18,63 +20,7 @@ pub mod source;
 pub mod splice;
 pub mod starts;
 
-use ffmpeg_next as ff;
-
-use crate::config::Channel;
-use crate::time::Rational;
-
-/// The format every item is normalised to: the one the encoders are opened with.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChannelFormat {
-    pub width: u32,
-    pub height: u32,
-    pub fps: Rational,
-    pub sample_rate: u32,
-    pub channels: u16,
-}
-
-impl ChannelFormat {
-    pub fn of(channel: &Channel) -> Self {
-        ChannelFormat {
-            width: channel.video.width,
-            height: channel.video.height,
-            fps: channel.video.fps,
-            sample_rate: channel.audio.sample_rate,
-            channels: channel.audio.channels,
-        }
-    }
-
-    /// The channel's video timebase: one tick per frame.
-    pub fn frame_tb(&self) -> Rational {
-        self.fps.invert()
-    }
-
-    /// The channel's audio timebase: one tick per sample.
-    pub fn sample_tb(&self) -> Rational {
-        Rational::new(1, self.sample_rate as i64)
-    }
-
-    pub fn layout(&self) -> ff::ChannelLayout {
-        if self.channels == 1 {
-            ff::ChannelLayout::MONO
-        } else {
-            ff::ChannelLayout::STEREO
-        }
-    }
-}
-
-/// A normalised frame on the channel timeline, on its way to the encoder.
-/// Video `pts` counts frames since the channel started; audio `pts` counts samples.
-pub enum Media {
-    Video(ff::frame::Video),
-    Audio(ff::frame::Audio),
-    /// A packet already encoded in the channel's exact format (a conformed copy), with its
-    /// timestamps on the channel timeline in the encoders' timebases: passed through
-    /// (`copied`).
-    Copied(encode::Encoded),
-    /// A copy starts here: its audio is placed afresh against the timeline (`copied`).
-    CopyBegins,
-}
+pub use media::{ChannelFormat, Media};
 
 /// The CPUs this process may use: `available_parallelism` reads the cgroup quota and the
 /// affinity mask, where libav's and x264's own "auto" count every CPU of the host (in a

@@ -39,18 +39,9 @@ impl FailReason {
         FailReason::Quarantined,
     ];
 
+    /// Its label, from the metric's list (in the same order as the variants).
     pub fn label(self) -> &'static str {
-        match self {
-            FailReason::Missing => "missing",
-            FailReason::Empty => "empty",
-            FailReason::Unreadable => "unreadable",
-            FailReason::NoStreams => "no_streams",
-            FailReason::Unsupported => "unsupported",
-            FailReason::Read => "read",
-            FailReason::Decode => "decode",
-            FailReason::Truncated => "truncated",
-            FailReason::Quarantined => "quarantined",
-        }
+        crate::metrics::FAIL_REASONS[self as usize]
     }
 }
 

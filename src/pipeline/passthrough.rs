@@ -6,6 +6,9 @@
 //! before, and says why once.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
 
 use ffmpeg_next as ff;
 
@@ -14,8 +17,39 @@ use super::splice::{Flow, Splicer};
 use super::ChannelFormat;
 use crate::config::Channel;
 use crate::conform::{copy_path, format_hash, key, verify, Sidecar, SourceId, Unusable};
-use crate::playlist::MediaItem;
+use crate::playlist::{MediaItem, Playlist};
 use crate::time::{rescale, samples_at_frame, Rational};
+
+/// What the source asks of whoever makes the copies (`conform::background`, at idle
+/// priority): the playlist on air, whose missing copies it makes, and a copy found damaged at
+/// play time, made again first. Sending never blocks: a full queue drops the request (the
+/// preparer looks at the playlist again every minute anyway).
+#[derive(Clone, Debug)]
+pub struct CopyRequests(Sender<CopyRequest>);
+
+#[derive(Debug)]
+pub enum CopyRequest {
+    Playlist(Arc<Playlist>),
+    Remake(MediaItem),
+}
+
+impl CopyRequests {
+    /// A handle, and the end the preparer reads, holding up to `capacity` requests.
+    pub fn new(capacity: usize) -> (CopyRequests, Receiver<CopyRequest>) {
+        let (tx, rx) = crossbeam_channel::bounded(capacity);
+        (CopyRequests(tx), rx)
+    }
+
+    /// The playlist on air now (the same one again is free).
+    pub fn want(&self, p: &Arc<Playlist>) {
+        let _ = self.0.try_send(CopyRequest::Playlist(p.clone()));
+    }
+
+    /// `item`'s copy was found damaged: make it again, before the rest.
+    pub fn remake(&self, item: &MediaItem) {
+        let _ = self.0.try_send(CopyRequest::Remake(item.clone()));
+    }
+}
 
 /// What the source needs to find copies: where they are, and what they must match.
 pub struct Passthrough {
@@ -27,7 +61,7 @@ pub struct Passthrough {
     /// stamped with it, as the encoder's own are.
     pub video_delay: i64,
     /// The background preparer, when `prepare.background` is on.
-    pub preparer: Option<crate::conform::background::Preparer>,
+    pub preparer: Option<CopyRequests>,
     /// Copies whose content hash was read, with the size and mtime they had then: a loop
     /// reads each copy's bytes once, not on every play, until the file changes.
     pub hashed: std::cell::RefCell<std::collections::HashMap<PathBuf, FileStamp>>,
@@ -78,7 +112,7 @@ impl Passthrough {
 pub fn usable(
     pt: &Passthrough,
     item: &MediaItem,
-    s: &super::source::SourceSettings,
+    s: &super::context::PlayContext,
     start: crate::time::Micros,
     frames: i64,
 ) -> Option<(PathBuf, Sidecar)> {

@@ -7,22 +7,21 @@
 
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 use ffmpeg_next as ff;
 
+use super::context::PlayContext;
 use super::follow::{FrameClock, Prefetch, Updates};
 use super::item::{play, Outcome, Take};
 use super::live::LiveFeed;
 use super::open::open;
 use super::slate::LookBox;
 use super::splice::{Flow, Splicer};
-use super::{ChannelFormat, Media};
+use super::Media;
 use crate::lineup::{continue_index, Lineup, Timeline, TimelineCell};
-use crate::loudness::Meter;
-use crate::metrics::Metrics;
 use crate::schedule::{resolve, rfc3339, Anchor, Slot, SlotKind};
 use crate::state::{self, SavedState};
 use crate::time::{frames_in, Micros};
@@ -68,7 +67,8 @@ impl Frontier {
 }
 
 pub struct SourceSettings {
-    pub fmt: ChannelFormat,
+    /// What playing each slot needs (format, look, loudness, metrics, stop flag).
+    pub ctx: PlayContext,
     /// Where the channel starts; the source owns it from then on.
     pub timeline: Timeline,
     /// Where the source publishes the timeline after adopting a reload (the API reads it).
@@ -83,25 +83,10 @@ pub struct SourceSettings {
     pub t0: Micros,
     /// Where to keep the anchor across restarts (none for unpaced runs: simulated time).
     pub state_file: Option<PathBuf>,
-    /// The slate picture (with the logo when there is one); replaced when a reload changes the
-    /// overlay.
-    pub slate: ff::frame::Video,
-    /// The overlay's filters for every item's video graph (`None`: no logo).
-    pub overlay: Option<String>,
-    /// The lower third (`text`), and the channel's name for it.
-    pub text: Option<crate::config::TextSettings>,
-    pub channel: String,
-    /// The slate's background, for a live event's own slate.
-    pub background: [u8; 3],
     /// A changed look from the reloader, taken at the next boundary.
     pub looks: Arc<LookBox>,
     /// Channel time after which the source ends the stream (`--for`).
     pub stop_after: Option<Micros>,
-    /// Set by a signal: end the stream at the next frame.
-    pub stop: Arc<AtomicBool>,
-    pub metrics: Arc<Metrics>,
-    /// `audio.loudness`: the meter whose measurements set each item's gain.
-    pub loudness: Option<Arc<Meter>>,
     /// The live input (`live:`), when the channel has one and runs paced.
     pub live: Option<LiveFeed>,
     /// Conformed copies to pass through (`prepare:`), when on.
@@ -112,12 +97,12 @@ pub struct SourceSettings {
 
 /// Runs until `stop_after`, the stop flag, or the encoder going away.
 pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
-    let stop_at = s.stop_after.map(|d| frames_in(d, s.fmt.fps));
-    let mut splicer = Splicer::new(s.fmt.clone(), tx, stop_at, Some(s.metrics.clone()));
+    let stop_at = s.stop_after.map(|d| frames_in(d, s.ctx.fmt.fps));
+    let mut splicer = Splicer::new(s.ctx.fmt.clone(), tx, stop_at, Some(s.ctx.metrics.clone()));
     let mut prefetch: Option<Prefetch> = None;
     let clock = FrameClock {
         t0: s.t0,
-        fps: s.fmt.fps,
+        fps: s.ctx.fmt.fps,
     };
     // The source owns the timeline: it adopts a reloaded lineup at a boundary and publishes
     // the result for the API.
@@ -130,15 +115,14 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
     // A skip asked for while the last slot played, with the title it cut short.
     let skip: RefCell<Option<(SkipReply, String)>> = RefCell::new(None);
     let mut event_slate = super::live::EventSlate::default();
-    while !(s.stop.load(Ordering::Relaxed) || splicer.is_done()) {
+    while !(s.ctx.stop.load(Ordering::Relaxed) || splicer.is_done()) {
         let pos = clock.time_of(splicer.position_frames());
         if let Some(look) = s.looks.take() {
-            s.slate = look.slate;
-            s.overlay = look.overlay;
-            s.text = look.text;
-            s.background = look.background;
+            // The channel's name stays what it was at the start.
+            let channel = std::mem::take(&mut s.ctx.look.channel);
+            s.ctx.look = super::slate::Look { channel, ..look };
             event_slate.forget();
-            tracing::info!(at = %rfc3339(pos), logo = s.overlay.is_some(), "New overlay takes effect.");
+            tracing::info!(at = %rfc3339(pos), logo = s.ctx.look.overlay.is_some(), "New overlay takes effect.");
         }
         s.frontier.set(pos);
         if let Some(new) = watch.take() {
@@ -175,16 +159,7 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
                 Some(admit) if admit.until.map_or(true, |u| clock.frame_at(u) > at) => {
                     prefetch = None;
                     let until = admit.until.map(|u| clock.frame_at(u));
-                    let flow = super::live::play(
-                        &mut splicer,
-                        feed,
-                        &s.fmt,
-                        &s.slate,
-                        &s.metrics,
-                        &s.stop,
-                        admit.title,
-                        until,
-                    );
+                    let flow = super::live::play(&mut splicer, feed, &s.ctx, admit.title, until);
                     if flow == Flow::Stop {
                         break;
                     }
@@ -202,12 +177,12 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
         s.starts.begin(
             crate::time::Micros(crate::time::rescale(
                 splicer.position_frames(),
-                s.fmt.frame_tb(),
+                s.ctx.fmt.frame_tb(),
                 crate::time::MICROS,
             )),
             title,
         );
-        s.metrics.item_transitions_total.inc();
+        s.ctx.metrics.item_transitions_total.inc();
         save_state(&s, &tl, title, &slot);
         // An event added by a reload while this slot plays cuts it at the event's time.
         let cut = Cell::new(end);
@@ -267,7 +242,7 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
             earlier
         };
         let media = lineup.media(slot.kind);
-        if let Some(meter) = &s.loudness {
+        if let Some(meter) = &s.ctx.loudness {
             // The meter measures what it does not know yet, on its own thread.
             meter.want(&lineup.playlist);
         }
@@ -281,7 +256,7 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
             super::passthrough::usable(
                 pt,
                 m,
-                &s,
+                &s.ctx,
                 start_in_file(m.in_point, slot.start, pos),
                 frames,
             )
@@ -318,7 +293,7 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
                 let m = media.expect("a copy is of an item");
                 tracing::info!(item = %m.title, file = %m.path.display(), frames, "Item passed through from its conformed copy.");
                 let copy = (path.as_path(), side);
-                match super::passthrough::play(copy, &s.fmt, frames, &mut splicer, &mut check) {
+                match super::passthrough::play(copy, &s.ctx.fmt, frames, &mut splicer, &mut check) {
                     Ok(super::passthrough::Played::Stop) => Flow::Stop,
                     Ok(super::passthrough::Played::Frames(_)) => Flow::Continue,
                     Err(e) => {
@@ -335,17 +310,30 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
                         let resumed = live
                             .as_ref()
                             .is_some_and(|f| f.input.air.began_between(slot.start, pos));
-                        let o = s.overlay.as_deref();
-                        event_slate.picture(&s.fmt, (t, resumed), s.background, o, &s.slate)
+                        let o = s.ctx.look.overlay.as_deref();
+                        event_slate.picture(
+                            &s.ctx.fmt,
+                            (t, resumed),
+                            s.ctx.look.background,
+                            o,
+                            &s.ctx.look.slate,
+                        )
                     }
-                    (None, _) => crate::libav::share(&s.slate),
+                    (None, _) => crate::libav::share(&s.ctx.look.slate),
                 };
-                fill_checked(&mut splicer, &cut, &picture, &mut check, s.fmt.fps)
+                fill_checked(&mut splicer, &cut, &picture, &mut check, s.ctx.fmt.fps)
             }
             Some((m, (start, opened))) => {
                 let frames = end - splicer.position_frames();
                 let outcome = match opened {
-                    Ok(o) => play(o, m, Take { start, frames }, &mut splicer, &s, &mut check),
+                    Ok(o) => play(
+                        o,
+                        m,
+                        Take { start, frames },
+                        &mut splicer,
+                        &s.ctx,
+                        &mut check,
+                    ),
                     Err(e) => Outcome::Failed(e),
                 };
                 match outcome {
@@ -353,7 +341,8 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
                     Outcome::Stopped => Flow::Stop,
                     Outcome::Failed(e) => {
                         tracing::error!(file = %e.path.display(), reason = e.reason.label(), error = %e.detail, item = %m.title, "Item failed; playing slate.");
-                        s.metrics
+                        s.ctx
+                            .metrics
                             .item_failures_total
                             .with_label_values(&[e.reason.label()])
                             .inc();
@@ -367,7 +356,14 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
         }
         // Whatever the item did not cover (it failed, ended early, was shorter than probed)
         // is slate: the schedule, not the media, decides when the next slot starts.
-        if fill_checked(&mut splicer, &cut, &s.slate, &mut check, s.fmt.fps) == Flow::Stop {
+        if fill_checked(
+            &mut splicer,
+            &cut,
+            &s.ctx.look.slate,
+            &mut check,
+            s.ctx.fmt.fps,
+        ) == Flow::Stop
+        {
             break;
         }
     }

@@ -12,13 +12,12 @@ use std::sync::Arc;
 use crossbeam_channel::Sender;
 use ffmpeg_next as ff;
 
-use super::{ChannelFormat, Media};
+use super::media::{ChannelFormat, Media};
 use crate::libav;
 use crate::metrics::Metrics;
 use crate::time::{frames_covering, rescale, samples_at_frame, MICROS};
 
-/// AAC takes 1024-sample frames; the splicer hands the encoder exactly that.
-pub const AUDIO_FRAME: usize = 1024;
+pub use super::media::AUDIO_FRAME;
 
 /// Timestamp jumps larger than this (seconds) inside an item are discontinuities to re-base
 /// over, not gaps to fill: a broken file must not turn into minutes of held frames.
@@ -118,7 +117,14 @@ impl Splicer {
     /// Hands the counters gathered since the last report to the metrics.
     pub fn report(&mut self) {
         if let Some(m) = &self.metrics {
-            m.record_splice(&self.reported, &self.stats, &self.fmt);
+            let (a, b) = (&self.stats, &self.reported);
+            let d = crate::metrics::SpliceDelta {
+                held_frames: a.held_frames - b.held_frames,
+                slate_frames: a.slate_frames - b.slate_frames,
+                silence_samples: a.silence_samples - b.silence_samples,
+                last_av_offset_us: a.last_av_offset_us,
+            };
+            m.record_splice(&d, self.fmt.fps, self.fmt.sample_rate);
             self.reported = self.stats;
         }
     }

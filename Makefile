@@ -8,6 +8,8 @@ DEBS := libavcodec-dev libavformat-dev libavutil-dev libavfilter-dev libavdevice
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The API fuzzer `make test` runs against the OpenAPI file (tests/schemathesis.rs).
 SCHEMATHESIS := 4.32.5
+# The test runner of `make test` (crates.io; see .config/nextest.toml).
+NEXTEST := 0.9.143
 DEMO_MEDIA := demo-media
 DEMO_NGINX := target/demo-nginx
 
@@ -28,6 +30,8 @@ deps:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	@command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first"; exit 1; }
+	@cargo nextest --version 2>/dev/null | grep -q "^cargo-nextest $(NEXTEST) " || \
+	  cargo install cargo-nextest --version $(NEXTEST) --locked
 	@$(MAKE) --no-print-directory web/node_modules/.package-lock.json target/schemathesis/.v$(SCHEMATHESIS)
 
 # The watch page's packages, exactly as the lock file pins them.
@@ -74,8 +78,11 @@ lint: deps
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 
+# Every test, the paced ones side by side (.config/nextest.toml); then the bench, once,
+# small (it has its own main, which nextest does not run).
 test: lint
-	cargo test --all-targets
+	cargo nextest run --lib --bins --tests
+	cargo test --bench channel
 
 # Not part of `make test`: minutes of 720p encoding, printed as a table (see README, Performance).
 bench: deps

@@ -6,6 +6,7 @@ use common::*;
 
 #[test]
 fn ntsc_channel_is_continuous_across_mixed_rates() {
+    common::heavy();
     let items = [
         ItemSpec::clip(&fixture("landscape_25").path).title("25 fps"),
         ItemSpec::clip(&fixture("fps_60").path).title("60 fps"),

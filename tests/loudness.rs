@@ -155,6 +155,7 @@ fn channel(dir: &Path, clips: &Path, name: &str, lead: f64) -> PathBuf {
 
 #[test]
 fn every_item_plays_at_the_target_with_true_peaks_under_the_ceiling() {
+    common::heavy();
     let clips = clips();
     let dir = tempfile::tempdir().unwrap();
     let warm = channel(dir.path(), &clips, "warm", 0.0);

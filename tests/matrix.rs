@@ -33,6 +33,7 @@ fn failure_lines<'a>(stderr: &'a str, file: &str) -> Vec<&'a str> {
 
 #[test]
 fn matrix_plays_as_one_continuous_stream() {
+    common::heavy();
     let all = fixtures();
     // Interleave the broken files between good ones, so every failure sits between two items,
     // and put the explicit slate in the middle.

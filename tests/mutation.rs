@@ -160,6 +160,7 @@ fn channel(dir: &Path, playlist: &Path) -> PathBuf {
 
 #[test]
 fn three_hundred_mutated_files_never_crash_the_channel() {
+    common::heavy();
     let files = mutants();
     assert!(files.len() >= 300, "only {} mutants", files.len());
     let dir = tempfile::tempdir().unwrap();

@@ -71,6 +71,7 @@ fn worst_difference(a: &[GridFrame], b: &[GridFrame]) -> f64 {
 
 #[test]
 fn prepared_items_pass_through_in_one_continuous_stream() {
+    common::heavy();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let with = channel(d, "copies", true);

@@ -74,6 +74,7 @@ fn container_seconds(path: &Path) -> f64 {
 
 #[test]
 fn every_shape_from_its_copy_next_to_every_other_in_both_orders() {
+    common::heavy();
     let shapes: Vec<Fixture> = fixtures()
         .iter()
         .filter(|f| matches!(f.kind, Kind::Clip | Kind::Still | Kind::AudioOnly))
@@ -164,8 +165,9 @@ fn every_shape_from_its_copy_next_to_every_other_in_both_orders() {
     }
     let rec = single_recording(&nginx, "pairs");
     // Decode time rises on each stream, packet by packet, as the ingest received them.
+    let packets = probe_packets(&rec);
     for kind in ["video", "audio"] {
-        let dts: Vec<i64> = probe_packets(&rec)
+        let dts: Vec<i64> = packets
             .iter()
             .filter(|p| p.codec_type == kind)
             .filter_map(|p| p.dts)

@@ -32,6 +32,7 @@ const FROM: &str = "2026-01-01T00:00:00Z";
 
 #[test]
 fn soak_2h() {
+    common::heavy();
     soak(2);
 }
 

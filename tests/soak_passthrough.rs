@@ -31,6 +31,7 @@ const HALF_FRAME_S: f64 = 512.0 / 48_000.0;
 
 #[test]
 fn soak_passthrough_2h() {
+    common::heavy();
     soak(2);
 }
 

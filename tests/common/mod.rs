@@ -407,3 +407,20 @@ pub fn fps_ratio(fps: &str) -> (u32, u32) {
     assert!((ntsc / 1.001 - f).abs() < 0.01, "unsupported fps {fps}");
     (ntsc as u32 * 1000, 1001)
 }
+
+/// For a test that keeps the cores busy (an unpaced channel, a fuzzer, a soak): this thread,
+/// and so every process and thread it starts from now on (playout, ffmpeg), runs at nice 10,
+/// so that the paced tests `make test` runs beside it keep to the wall clock
+/// (.config/nextest.toml). What such a test checks never depends on how fast it runs.
+pub fn heavy() {
+    let tid = fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|p| p.file_name()?.to_str()?.parse::<u32>().ok());
+    if let Some(tid) = tid {
+        let _ = Command::new("renice")
+            .args(["-n", "10", "-p", &tid.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}

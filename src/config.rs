@@ -92,7 +92,7 @@ pub const MAX_SPAN: Micros = Micros::from_secs(24 * 3600);
 
 /// A validated channel file.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Channel {
+pub struct ChannelConfig {
     /// 1..=100 characters, no control characters.
     pub name: String,
     /// The channel file, made absolute (not canonicalised: symlinks are kept as given).
@@ -343,10 +343,10 @@ pub const X264_PRESETS: [&str; 10] = [
     "placebo",
 ];
 
-impl Channel {
+impl ChannelConfig {
     /// Reads, parses and validates a channel file; `${VAR}`s in output URLs come from the
     /// process environment. The playlist is not read here (see `Playlist::load`).
-    pub fn load(path: &Path) -> Result<Channel, ConfigError> {
+    pub fn load(path: &Path) -> Result<ChannelConfig, ConfigError> {
         Self::load_with_env(path, &process_env)
     }
 
@@ -355,13 +355,13 @@ impl Channel {
     pub fn load_with_env(
         path: &Path,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Channel, ConfigError> {
+    ) -> Result<ChannelConfig, ConfigError> {
         let text = yaml::read(path)?;
         Self::parse_with_env(&text, path, env)
     }
 
     /// Parses channel YAML as if read from `file` (used for relative paths and messages).
-    pub fn parse(text: &str, file: &Path) -> Result<Channel, ConfigError> {
+    pub fn parse(text: &str, file: &Path) -> Result<ChannelConfig, ConfigError> {
         Self::parse_with_env(text, file, &process_env)
     }
 
@@ -369,7 +369,7 @@ impl Channel {
         text: &str,
         file: &Path,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Channel, ConfigError> {
+    ) -> Result<ChannelConfig, ConfigError> {
         parse_all(text, file, env).0.map_err(|e| first(e, file))
     }
 }
@@ -392,7 +392,7 @@ pub(crate) fn parse_all(
     text: &str,
     file: &Path,
     env: &dyn Fn(&str) -> Option<String>,
-) -> (Result<Channel, Vec<ConfigError>>, Option<PathBuf>) {
+) -> (Result<ChannelConfig, Vec<ConfigError>>, Option<PathBuf>) {
     let raw = match yaml::parse::<ChannelFile>(text, file) {
         Ok(Some(raw)) => raw,
         Ok(None) => {

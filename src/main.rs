@@ -5,20 +5,16 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use playout::channel::{self, RunOptions};
-use playout::config::{Channel, OutputTarget};
-use playout::http::HlsFolder;
-use playout::lineup::{self, Durations, Timeline, TimelineCell};
-use playout::metrics::Metrics;
+use playout::channel::{Channel, RunOptions};
+use playout::config::ChannelConfig;
+use playout::lineup::{self, Durations, Timeline};
 use playout::pipeline::ChannelFormat;
 use playout::playlist::{check_file, Playlist};
-use playout::reload::{self, ReloadStatus, Reloader};
 use playout::time::{Micros, Rational};
 
 #[derive(Parser)]
@@ -185,132 +181,66 @@ fn run(
     faults: Faults,
 ) -> anyhow::Result<ExitCode> {
     let notifier = playout::notify::Notifier::from_env().context("sd_notify")?;
-    let channel = Channel::load(&channel_path)?;
-    let playlist = Arc::new(Playlist::load_named(&channel.playlist, &channel.file)?);
-    playout::reload::warn_live(&channel, &playlist);
+    let config = ChannelConfig::load(&channel_path)?;
     init_libav()?;
-    // Before anything opens a file: the last run's crash journal is judged first.
-    playout::quarantine::install(&playout::quarantine::Paths::beside(&channel.state), paced);
-    let mut durations = Durations::default();
-    let lineup = Arc::new(lineup::build(
-        playlist,
-        channel.timezone,
-        channel.slate.failure_duration,
-        &mut durations,
-    ));
-    let origin = channel::ChannelOrigin::now();
-    let timeline = Timeline::resume(
-        lineup,
-        paced.then_some(channel.state.as_path()),
-        origin.wall,
-    );
-    let timeline_cell = Arc::new(TimelineCell::new(timeline.clone()));
-    let metrics = Arc::new(Metrics::new());
-    let reload_status = Arc::new(ReloadStatus::default());
-    // Reloads: file changes and SIGHUP ask, the reload thread validates and builds, the
-    // source adopts.
-    let (update_tx, update_rx) = crossbeam_channel::bounded(4);
-    let looks = Arc::new(playout::pipeline::slate::LookBox::default());
-    let (request_tx, request_rx) = crossbeam_channel::bounded(1);
-    let output_manager = Arc::new(std::sync::OnceLock::new());
-    let reloader = Reloader {
-        outputs: output_manager.clone(),
-        // Outputs given on the command line replace the file's, so its edits do not apply.
-        outputs_fixed: !outputs.is_empty(),
-        channel: channel.clone(),
-        durations,
-        updates: update_tx,
-        metrics: metrics.clone(),
-        status: reload_status.clone(),
-        looks: looks.clone(),
-    };
-    std::thread::Builder::new()
-        .name("reload".into())
-        .spawn(move || reload::run(reloader, request_rx))
-        .context("starting the reload thread")?;
-    let mut watched = vec![channel.file.clone(), channel.playlist.clone()];
-    watched.extend(channel.overlay.as_ref().map(|o| o.image.clone()));
-    let _watcher = match reload::watch(&watched, request_tx.clone()) {
-        Ok(w) => Some(w),
-        Err(e) => {
-            tracing::warn!(error = %e, "Cannot watch the channel and playlist files; SIGHUP still reloads.");
-            None
-        }
-    };
-    let outputs = channel::outputs(&channel, &outputs)?;
-    let output_list = Arc::new(playout::output::manager::OutputList::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let (skip_tx, skip_rx) = crossbeam_channel::bounded(4);
-    let frontier = Arc::new(playout::pipeline::source::Frontier::default());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("tokio")
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let live_air = Arc::new(playout::live::LiveAir::default());
-    if let Some(addr) = http.or(channel.http.listen) {
-        anyhow::ensure!(
-            addr.ip().is_loopback() || channel.http.api_token.is_some(),
-            "refusing to serve HTTP on {addr}, which is not a loopback address, without \
-             http.api_token: anyone who can reach it could change the channel. Set \
-             http.api_token (e.g. `api_token: ${{PLAYOUT_API_TOKEN}}`) or listen on 127.0.0.1"
-        );
-        let listener = runtime
-            .block_on(playout::http::bind(addr))
-            .with_context(|| format!("cannot listen on {addr}"))?;
-        let hls: Vec<HlsFolder> = outputs
-            .iter()
-            .filter_map(|o| match o.target() {
-                Ok(OutputTarget::Hls(folder)) => Some(HlsFolder {
-                    name: o.name.clone(),
-                    folder,
-                }),
-                _ => None,
-            })
-            .collect();
+    let listener = match http.or(config.http.listen) {
+        Some(addr) => {
+            anyhow::ensure!(
+                addr.ip().is_loopback() || config.http.api_token.is_some(),
+                "refusing to serve HTTP on {addr}, which is not a loopback address, without \
+                 http.api_token: anyone who can reach it could change the channel. Set \
+                 http.api_token (e.g. `api_token: ${{PLAYOUT_API_TOKEN}}`) or listen on 127.0.0.1"
+            );
+            let l = runtime
+                .block_on(playout::http::bind(addr))
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            Some((l, addr))
+        }
+        None => None,
+    };
+    let channel = Channel::start(
+        config,
+        RunOptions {
+            outputs,
+            stop_after,
+            paced,
+            freeze_after: faults.freeze_after,
+            flv_start: faults.flv_start,
+        },
+    )?;
+    let api = channel.api();
+    if let Some((listener, addr)) = listener {
+        let state =
+            playout::http::State::of(&api).context("starting the library's probe thread")?;
         let addr = listener.local_addr().unwrap_or(addr);
-        if hls.is_empty() {
+        if state.hls.is_empty() {
             tracing::info!(%addr, "Serving http://{addr}/metrics and /healthz.");
         } else {
             tracing::info!(%addr, "Serving the watch page at http://{addr}/, the stream at /hls/index.m3u8, /metrics and /healthz.");
             eprintln!("open http://{addr}/");
         }
-        let state = Arc::new(playout::http::State {
-            metrics: metrics.clone(),
-            timeline: timeline_cell.clone(),
-            channel: channel.name.clone(),
-            reload: reload_status.clone(),
-            outputs: output_list.clone(),
-            hls,
-            live: channel.live.as_ref().map(|_| live_air.clone()),
-            control: playout::http::ControlState {
-                token: channel.http.api_token.clone(),
-                playlist: channel.playlist.clone(),
-                media_dir: channel.media.dir.clone(),
-                max_upload: channel.media.max_upload,
-                prober: playout::library::Prober::start(ChannelFormat::of(&channel))
-                    .context("starting the library's probe thread")?,
-                skips: skip_tx,
-                reload: request_tx.clone(),
-                frontier: frontier.clone(),
-                edits: tokio::sync::Mutex::new(()),
-                outputs: output_list.clone(),
-            },
-        });
-        runtime.spawn(playout::http::serve(listener, state));
+        runtime.spawn(playout::http::serve(listener, Arc::new(state)));
     }
     #[cfg(unix)]
-    runtime.spawn(async move {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut hup) = signal(SignalKind::hangup()) {
-            while hup.recv().await.is_some() {
-                tracing::info!("Reloading: SIGHUP received.");
-                let _ = request_tx.try_send(());
+    {
+        let reload = api.reload.clone();
+        runtime.spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            if let Ok(mut hup) = signal(SignalKind::hangup()) {
+                while hup.recv().await.is_some() {
+                    tracing::info!("Reloading: SIGHUP received.");
+                    let _ = reload.try_send(());
+                }
             }
-        }
-    });
-    let s = stop.clone();
+        });
+    }
+    let stop = channel.stop_handle();
     let n = notifier.clone();
     runtime.spawn(async move {
         wait_for_signal().await;
@@ -318,43 +248,17 @@ fn run(
         if let Some(n) = &n {
             n.stopping();
         }
-        s.store(true, Ordering::Relaxed);
+        stop.stop();
     });
-    tracing::info!(channel = %channel.name, items = timeline.lineup.playlist.items.len(), events = timeline.lineup.playlist.events.len(), paced, "Channel starting.");
     if let Some(n) = &notifier {
-        n.spawn(metrics.clone(), timeline_cell.clone())
+        n.spawn(api.metrics.clone(), api.timeline.clone())
             .context("starting the sd_notify thread")?;
         tracing::info!(
             watchdog_ms = n.watchdog_interval().map(|d| d.as_millis() as u64),
             "Speaking sd_notify to the service manager."
         );
     }
-    let running = channel::start(
-        &channel,
-        timeline,
-        origin,
-        RunOptions {
-            freeze_after: faults.freeze_after,
-            flv_start: faults.flv_start,
-            output_list,
-            live_air,
-            cell: timeline_cell,
-            updates: update_rx,
-            control: skip_rx,
-            frontier,
-            outputs,
-            stop_after,
-            paced,
-            stop,
-            looks,
-        },
-        metrics,
-    )?;
-    let _ = output_manager.set(running.outputs.clone());
-    let ok = running.join();
-    if ok {
-        playout::quarantine::ended_cleanly();
-    }
+    let ok = channel.join();
     if let Some(n) = &notifier {
         n.stopping();
     }
@@ -392,7 +296,7 @@ fn schedule(
     span: Micros,
     format: Format,
 ) -> anyhow::Result<ExitCode> {
-    let channel = Channel::load(&channel_path)?;
+    let channel = ChannelConfig::load(&channel_path)?;
     let playlist = Arc::new(Playlist::load_named(&channel.playlist, &channel.file)?);
     let from = match from {
         Some(f) => playout::schedule::parse_instant(&f)
@@ -449,7 +353,7 @@ fn check(files: &[PathBuf]) -> ExitCode {
 
 fn prepare(channel_path: &std::path::Path) -> anyhow::Result<ExitCode> {
     use playout::conform::prepare::prepare;
-    let channel = Channel::load(channel_path)?;
+    let channel = ChannelConfig::load(channel_path)?;
     let playlist = Playlist::load_named(&channel.playlist, &channel.file)?;
     init_libav()?;
     let sum = prepare(&channel, &playlist, |i, n, item, done| {
@@ -466,7 +370,7 @@ fn prepare(channel_path: &std::path::Path) -> anyhow::Result<ExitCode> {
 fn probe(media: &[PathBuf], channel: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let channel = match channel {
         Some(c) => {
-            let ch = Channel::load(&c)?;
+            let ch = ChannelConfig::load(&c)?;
             let playlist = Playlist::load_named(&ch.playlist, &ch.file)?;
             Some((ch, playlist))
         }
@@ -511,7 +415,7 @@ fn quarantine(action: QuarantineAction) -> anyhow::Result<ExitCode> {
         QuarantineAction::List { channel } => (channel, None),
         QuarantineAction::Clear { channel, files } => (channel, Some(files)),
     };
-    let paths = Paths::beside(&Channel::load(channel_path)?.state);
+    let paths = Paths::beside(&ChannelConfig::load(channel_path)?.state);
     let lines = match files {
         None => list(&paths)?,
         Some(files) => clear(&paths, files)?,

@@ -5,12 +5,12 @@
 //! untouched, and the error stays visible (log, metric, API) until a good edit clears it.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use crate::config::Channel;
+use crate::config::ChannelConfig;
 use crate::lineup::{self, Durations, Lineup};
 use crate::metrics::Metrics;
 use crate::output::manager::Manager;
@@ -37,15 +37,15 @@ impl ReloadStatus {
 }
 
 pub struct Reloader {
-    pub channel: Channel,
+    pub channel: ChannelConfig,
     pub durations: Durations,
     pub updates: Sender<Arc<Lineup>>,
     pub metrics: Arc<Metrics>,
     pub status: Arc<ReloadStatus>,
     /// Where a changed overlay (settings or logo file) goes for the source to take.
     pub looks: Arc<LookBox>,
-    /// The outputs, once the channel has started them.
-    pub outputs: Arc<OnceLock<Arc<Mutex<Manager>>>>,
+    /// The outputs the channel started, which a reload changes.
+    pub outputs: Arc<Mutex<Manager>>,
     /// The outputs came from `--output`: the file's `outputs:` is not applied.
     pub outputs_fixed: bool,
 }
@@ -82,7 +82,7 @@ impl Reloader {
     }
 
     fn prepare(&mut self) -> Result<Arc<Lineup>, String> {
-        let channel = Channel::load(&self.channel.file).map_err(|e| e.to_string())?;
+        let channel = ChannelConfig::load(&self.channel.file).map_err(|e| e.to_string())?;
         if let Some(field) = restart_needed(&self.channel, &channel) {
             return Err(format!(
                 "{}: {field} changed, which cannot change on air (restart playout to apply it)",
@@ -127,18 +127,14 @@ impl Reloader {
 impl Reloader {
     /// Starts, stops and restarts outputs to match `channel`'s, at once (not at a boundary):
     /// the others and the timeline are untouched.
-    fn apply_outputs(&mut self, channel: &Channel) -> Result<(), String> {
-        let Some(manager) = self.outputs.get() else {
-            return Err("outputs: the channel has not started its outputs yet; save again                         in a moment"
-                .to_string());
-        };
+    fn apply_outputs(&mut self, channel: &ChannelConfig) -> Result<(), String> {
         if channel.outputs.is_empty() {
             return Err(format!(
                 "{}: outputs: the list is empty; a channel needs at least one output",
                 channel.file.display()
             ));
         }
-        let mut m = manager.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = self.outputs.lock().unwrap_or_else(|e| e.into_inner());
         let changes = m
             .apply(channel.outputs.clone())
             .map_err(|e| format!("{}: {e}", channel.file.display()))?;
@@ -153,7 +149,7 @@ impl Reloader {
 /// picture and the HTTP listener are built once at start. Outputs change on reload (HLS ones
 /// excepted, see `output::manager`), unless they came from `--output`, when the file's are
 /// not applied at all.
-pub fn restart_needed(old: &Channel, new: &Channel) -> Option<&'static str> {
+pub fn restart_needed(old: &ChannelConfig, new: &ChannelConfig) -> Option<&'static str> {
     let checks: [(&'static str, bool); 10] = [
         ("name", old.name != new.name),
         ("playlist", old.playlist != new.playlist),
@@ -245,7 +241,7 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 
 /// Live events in a channel with no live input play only their starting-soon slate: said once
 /// per load, as `playout check` says it.
-pub fn warn_live(channel: &Channel, playlist: &Playlist) {
+pub fn warn_live(channel: &ChannelConfig, playlist: &Playlist) {
     let w = crate::playlist::live_without_input(channel, playlist);
     if let Some(w) = w.strip_prefix("; ") {
         tracing::warn!(file = %playlist.file.display(), "{w}.");

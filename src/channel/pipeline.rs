@@ -1,9 +1,9 @@
-//! Wiring: builds the pipeline for a channel and runs it to the end.
+//! The pipeline of a channel: its threads, built and started for `Channel::start`.
 //!
 //! ```text
 //! [source] --frames(bounded)--> [encode] --packets(bounded)--> [pace] --fan-out--> [output]…
 //! ```
-//! Each stage is a named OS thread; the caller (main) only starts it and waits.
+//! Each stage is a named OS thread; the channel only starts them and waits.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::bounded;
 
 use crate::clock::{Clock, SimulatedClock, SystemClock};
-use crate::config::{Channel, OutputConfig};
+use crate::config::{ChannelConfig, OutputConfig};
 use crate::lineup::{Lineup, Timeline, TimelineCell};
 use crate::loudness::{self, Meter};
 use crate::metrics::Metrics;
@@ -38,7 +38,7 @@ impl ChannelOrigin {
     }
 }
 
-pub struct RunOptions {
+pub struct PipelineOptions {
     /// Where the source publishes the timeline (the API reads it).
     pub cell: Arc<TimelineCell>,
     /// Reloaded lineups for the source to adopt.
@@ -110,7 +110,7 @@ impl Running {
 /// The outputs a run plays to: the `--output` URLs if any were given (named `output0`,
 /// `output1`…, relative `hls:` folders against the working directory), else the channel
 /// file's.
-pub fn outputs(channel: &Channel, urls: &[String]) -> Result<Vec<OutputConfig>, RunError> {
+pub fn outputs(channel: &ChannelConfig, urls: &[String]) -> Result<Vec<OutputConfig>, RunError> {
     let outputs: Vec<OutputConfig> = if urls.is_empty() {
         channel.outputs.clone()
     } else {
@@ -131,10 +131,10 @@ pub fn outputs(channel: &Channel, urls: &[String]) -> Result<Vec<OutputConfig>, 
 }
 
 pub fn start(
-    channel: &Channel,
+    channel: &ChannelConfig,
     timeline: Timeline,
     origin: ChannelOrigin,
-    opts: RunOptions,
+    opts: PipelineOptions,
     metrics: Arc<Metrics>,
 ) -> Result<Running, RunError> {
     let fmt = ChannelFormat::of(channel);

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::config::{parse_all, Channel, ConfigError};
+use crate::config::{parse_all, ChannelConfig, ConfigError};
 
 fn env(name: &str) -> Option<String> {
     match name {
@@ -14,7 +14,7 @@ fn env(name: &str) -> Option<String> {
     }
 }
 
-fn parse(body: &str) -> Result<Channel, Vec<ConfigError>> {
+fn parse(body: &str) -> Result<ChannelConfig, Vec<ConfigError>> {
     let text = format!("name: x\nplaylist: p.yaml\nlive: {{ {body} }}\n");
     parse_all(&text, Path::new("c.yaml"), &env).0
 }

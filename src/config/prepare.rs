@@ -85,9 +85,9 @@ pub(super) fn validate_prepare(
 mod tests {
     use std::path::Path;
 
-    use crate::config::{parse_all, Channel, ConfigError};
+    use crate::config::{parse_all, ChannelConfig, ConfigError};
 
-    fn parse(prepare: &str) -> Result<Channel, Vec<ConfigError>> {
+    fn parse(prepare: &str) -> Result<ChannelConfig, Vec<ConfigError>> {
         let text = format!("name: x\nplaylist: p.yaml\nprepare: {prepare}\n");
         parse_all(&text, Path::new("c.yaml"), &|_| None).0
     }

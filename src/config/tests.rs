@@ -11,8 +11,8 @@ fn env(name: &str) -> Option<String> {
     (name == "MUX_STREAM_KEY").then(|| "sk-123".to_string())
 }
 
-fn parse(text: &str) -> Result<Channel, ConfigError> {
-    Channel::parse_with_env(text, Path::new(FILE), &env)
+fn parse(text: &str) -> Result<ChannelConfig, ConfigError> {
+    ChannelConfig::parse_with_env(text, Path::new(FILE), &env)
 }
 
 fn errors(text: &str) -> Vec<ConfigError> {
@@ -146,7 +146,7 @@ fn error_display_names_file_place_and_expectation() {
 fn playlist_path_absolute_stays() {
     let c = parse("name: x\nplaylist: /srv/p.yaml\n").unwrap();
     assert_eq!(c.playlist, Path::new("/srv/p.yaml"));
-    let c = Channel::parse_with_env(
+    let c = ChannelConfig::parse_with_env(
         "name: x\nplaylist: p.yaml\n",
         Path::new("/etc/tv/c.yaml"),
         &env,
@@ -526,7 +526,7 @@ fn load_reads_files_and_names_them() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.yaml");
     std::fs::write(&path, "name: x\nplaylist: sub/p.yaml\nvideo: {width: 17}\n").unwrap();
-    let e = Channel::load_with_env(&path, &env).unwrap_err();
+    let e = ChannelConfig::load_with_env(&path, &env).unwrap_err();
     assert_eq!(e.file, path);
     assert_eq!(
         e.to_string(),
@@ -536,13 +536,16 @@ fn load_reads_files_and_names_them() {
         )
     );
     std::fs::write(&path, "name: x\nplaylist: sub/p.yaml\n").unwrap();
-    let c = Channel::load_with_env(&path, &env).unwrap();
+    let c = ChannelConfig::load_with_env(&path, &env).unwrap();
     assert_eq!(c.playlist, dir.path().join("sub/p.yaml"));
     std::fs::write(&path, vec![b' '; 2 * 1024 * 1024]).unwrap();
-    let e = Channel::load(&path).unwrap_err();
+    let e = ChannelConfig::load(&path).unwrap_err();
     assert!(e.message.contains("larger than 1 MiB"), "{e}");
     std::fs::write(&path, b"name: \xc3\x28\n").unwrap();
-    assert_eq!(Channel::load(&path).unwrap_err().place, "line 1 column 7");
+    assert_eq!(
+        ChannelConfig::load(&path).unwrap_err().place,
+        "line 1 column 7"
+    );
 }
 
 /// Nine levels of ten aliases: a billion `lol`s if expanded.
@@ -605,7 +608,7 @@ fn loudness_target_defaults_and_ranges() {
     let load = |audio: &str| {
         let f = dir.path().join("c.yaml");
         std::fs::write(&f, format!("name: c\nplaylist: p.yaml\naudio: {audio}\n")).unwrap();
-        Channel::load(&f)
+        ChannelConfig::load(&f)
     };
     let c = load("{ loudness: {} }").unwrap();
     let l = c.audio.loudness.unwrap();
@@ -636,7 +639,7 @@ fn text_overlay_defaults_and_errors() {
     let load = |text: &str| {
         let f = dir.path().join("c.yaml");
         std::fs::write(&f, format!("name: c\nplaylist: p.yaml\ntext: {text}\n")).unwrap();
-        Channel::load(&f)
+        ChannelConfig::load(&f)
     };
     let t = load("{ template: \"{title} on {channel}\" }")
         .unwrap()

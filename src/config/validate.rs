@@ -15,7 +15,8 @@ use super::values::{clip, format_bitrate, format_fps, parse_colour, present_or_n
 use super::values::{format_bytes, Bitrate, ByteSize, Fps, List, Text};
 use super::X264_PRESETS;
 use super::{
-    resolve, ApiToken, AudioFormat, Channel, ConfigError, HttpSettings, LoudnessTarget, Problems,
+    resolve, ApiToken, AudioFormat, ChannelConfig, ConfigError, HttpSettings, LoudnessTarget,
+    Problems,
 };
 use super::{MediaSettings, SlateSettings, VideoFormat, DEFAULT_MAX_UPLOAD, MIN_TOKEN_CHARS};
 use crate::time::Micros;
@@ -133,7 +134,7 @@ pub(super) fn validate(
     file: &Path,
     abs: PathBuf,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Channel, Vec<ConfigError>> {
+) -> Result<ChannelConfig, Vec<ConfigError>> {
     let mut p = Problems::new(file);
     let name = raw.name.0;
     if name.trim().is_empty() {
@@ -189,7 +190,7 @@ pub(super) fn validate(
         .overlay
         .and_then(|o| validate_overlay(o, &abs, &video, &mut p));
     let prepare = raw.prepare.map(|r| validate_prepare(r, &abs, &mut p));
-    let channel = Channel {
+    let channel = ChannelConfig {
         name,
         playlist: resolve(&abs, &raw.playlist.0),
         file: abs,

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::{cache, cache_dir, format_hash, key, make::make, verify, ConformError, SourceId};
-use crate::config::Channel;
+use crate::config::ChannelConfig;
 use crate::loudness::Meter;
 use crate::metrics::Metrics;
 use crate::pipeline::passthrough::{CopyRequest, CopyRequests};
@@ -37,7 +37,7 @@ const RETRY: Duration = Duration::from_secs(600);
 /// damaged, and never blocks. Starts the thread for `channel`, whose live encoder has these
 /// parameter sets.
 pub fn start(
-    channel: &Channel,
+    channel: &ChannelConfig,
     meter: Option<Arc<Meter>>,
     metrics: Arc<Metrics>,
     extradata: (Vec<u8>, Vec<u8>),
@@ -85,7 +85,7 @@ struct Worker {
     dir: PathBuf,
     threads: usize,
     max_size: Option<u64>,
-    channel: Channel,
+    channel: ChannelConfig,
     meter: Option<Arc<Meter>>,
     metrics: Arc<Metrics>,
     extradata: (Vec<u8>, Vec<u8>),

@@ -12,7 +12,7 @@ use crossbeam_channel::bounded;
 use ffmpeg_next as ff;
 
 use super::{copy_path, format_hash, hex, io, key, sidecar_path, ConformError, Sidecar, SourceId};
-use crate::config::Channel;
+use crate::config::ChannelConfig;
 use crate::files::{temp_path, write_atomic, Temp};
 use crate::lineup::{build, Durations, Timeline, TimelineCell};
 use crate::loudness::Meter;
@@ -32,7 +32,7 @@ use crate::time::{frames_in, samples_at_frame, Micros};
 /// playback would give it. `threads` caps x264's threads (the background preparer's share);
 /// None lets it take the machine.
 pub fn make(
-    channel: &Channel,
+    channel: &ChannelConfig,
     item: &MediaItem,
     dir: &Path,
     meter: Option<&Arc<Meter>>,

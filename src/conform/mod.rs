@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Channel;
+use crate::config::ChannelConfig;
 use crate::playlist::MediaItem;
 
 /// The sidecar format; a copy with another is made again.
@@ -165,7 +165,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// everything a copy's bytes depend on besides the item. `gain` is the item's loudness
 /// filter, if any.
 pub fn format_hash(
-    channel: &Channel,
+    channel: &ChannelConfig,
     video_extradata: &[u8],
     audio_extradata: &[u8],
     item: &MediaItem,
@@ -211,7 +211,7 @@ pub fn key(source: &SourceId, item: &MediaItem, format: &str) -> String {
 
 /// Where a channel keeps its copies: `prepare.folder`, by default `conformed/` beside its
 /// state file.
-pub fn cache_dir(channel: &Channel) -> PathBuf {
+pub fn cache_dir(channel: &ChannelConfig) -> PathBuf {
     if let Some(f) = channel.prepare.as_ref().and_then(|p| p.folder.clone()) {
         return f;
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{cache_dir, make::make, ConformError, Sidecar};
-use crate::config::Channel;
+use crate::config::ChannelConfig;
 use crate::loudness::{cache_path, Meter};
 use crate::metrics::Metrics;
 use crate::playlist::{Item, MediaItem, Playlist};
@@ -84,7 +84,7 @@ pub fn media_of(p: &Playlist) -> Vec<MediaItem> {
 
 /// Prepares every item of `playlist` for `channel`; `report` hears of each as it ends.
 pub fn prepare(
-    channel: &Channel,
+    channel: &ChannelConfig,
     playlist: &Playlist,
     mut report: impl FnMut(usize, usize, &MediaItem, &Done),
 ) -> Summary {

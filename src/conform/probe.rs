@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::Unusable;
-use crate::config::Channel;
+use crate::config::ChannelConfig;
 use crate::loudness::{cache_path, Meter};
 use crate::metrics::Metrics;
 use crate::pipeline::passthrough::Passthrough;
@@ -13,7 +13,7 @@ use crate::pipeline::ChannelFormat;
 use crate::playlist::Playlist;
 
 /// The lines `probe` prints for `file` on `channel`, whose playlist is `playlist`.
-pub fn lines(channel: &Channel, playlist: &Playlist, file: &Path) -> Vec<String> {
+pub fn lines(channel: &ChannelConfig, playlist: &Playlist, file: &Path) -> Vec<String> {
     let Some(settings) = &channel.prepare else {
         return vec!["  pass-through: off (the channel has no prepare: section)".into()];
     };

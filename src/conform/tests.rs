@@ -6,7 +6,7 @@ use std::path::Path;
 use ffmpeg_next as ff;
 
 use super::*;
-use crate::config::Channel;
+use crate::config::ChannelConfig;
 use crate::playlist::Playlist;
 
 fn clip(dir: &Path) -> std::path::PathBuf {
@@ -23,14 +23,14 @@ fn clip(dir: &Path) -> std::path::PathBuf {
     out
 }
 
-fn channel(dir: &Path, preset: &str) -> (Channel, MediaItem) {
+fn channel(dir: &Path, preset: &str) -> (ChannelConfig, MediaItem) {
     let media = clip(dir);
     let pl = dir.join("p.yaml");
     std::fs::write(&pl, format!("items:\n  - path: {}\n", media.display())).unwrap();
     let text = format!(
         "name: conform\nplaylist: p.yaml\nvideo: {{ width: 320, height: 180, fps: 30, bitrate: 400k, preset: {preset} }}\naudio: {{ sample_rate: 48000, channels: 2, bitrate: 64k }}\n"
     );
-    let ch = Channel::parse(&text, &dir.join("c.yaml")).unwrap();
+    let ch = ChannelConfig::parse(&text, &dir.join("c.yaml")).unwrap();
     let p = Playlist::load(&pl).unwrap();
     let crate::playlist::Item::Media(m) = &p.items[0] else {
         panic!("a media item")
@@ -38,7 +38,7 @@ fn channel(dir: &Path, preset: &str) -> (Channel, MediaItem) {
     (ch, m.clone())
 }
 
-fn live_extradata(ch: &Channel) -> (Vec<u8>, Vec<u8>) {
+fn live_extradata(ch: &ChannelConfig) -> (Vec<u8>, Vec<u8>) {
     let fmt = crate::pipeline::ChannelFormat::of(ch);
     let (_, params) = crate::pipeline::encode::open(&fmt, &ch.video, &ch.audio).unwrap();
     (

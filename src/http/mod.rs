@@ -77,6 +77,46 @@ pub struct State {
     pub control: ControlState,
 }
 
+impl State {
+    /// What the handlers of one channel read, from its `ChannelApi`; starts the media
+    /// library's probe thread.
+    pub fn of(api: &crate::channel::ChannelApi) -> std::io::Result<State> {
+        let c = &api.config;
+        let hls = api
+            .started_outputs
+            .iter()
+            .filter_map(|o| match o.target() {
+                Ok(crate::config::OutputTarget::Hls(folder)) => Some(HlsFolder {
+                    name: o.name.clone(),
+                    folder,
+                }),
+                _ => None,
+            })
+            .collect();
+        Ok(State {
+            metrics: api.metrics.clone(),
+            timeline: api.timeline.clone(),
+            channel: c.name.clone(),
+            reload: api.reload_status.clone(),
+            outputs: api.outputs.clone(),
+            hls,
+            live: api.live.clone(),
+            control: ControlState {
+                token: c.http.api_token.clone(),
+                playlist: c.playlist.clone(),
+                media_dir: c.media.dir.clone(),
+                max_upload: c.media.max_upload,
+                prober: crate::library::Prober::start(crate::pipeline::ChannelFormat::of(c))?,
+                skips: api.skips.clone(),
+                reload: api.reload.clone(),
+                frontier: api.frontier.clone(),
+                edits: tokio::sync::Mutex::new(()),
+                outputs: api.outputs.clone(),
+            },
+        })
+    }
+}
+
 /// The largest JSON body a control route takes.
 pub const MAX_BODY: usize = 1 << 20;
 

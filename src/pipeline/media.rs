@@ -4,7 +4,7 @@
 
 use ffmpeg_next as ff;
 
-use crate::config::Channel;
+use crate::config::ChannelConfig;
 use crate::time::Rational;
 
 /// AAC takes 1024-sample frames; the splicer hands the encoder exactly that.
@@ -21,7 +21,7 @@ pub struct ChannelFormat {
 }
 
 impl ChannelFormat {
-    pub fn of(channel: &Channel) -> Self {
+    pub fn of(channel: &ChannelConfig) -> Self {
         ChannelFormat {
             width: channel.video.width,
             height: channel.video.height,

@@ -15,7 +15,7 @@ use ffmpeg_next as ff;
 use super::encode::{Encoded, Kind};
 use super::splice::{Flow, Splicer};
 use super::ChannelFormat;
-use crate::config::Channel;
+use crate::config::ChannelConfig;
 use crate::conform::{copy_path, format_hash, key, verify, Sidecar, SourceId, Unusable};
 use crate::playlist::{MediaItem, Playlist};
 use crate::time::{rescale, samples_at_frame, Rational};
@@ -54,7 +54,7 @@ impl CopyRequests {
 /// What the source needs to find copies: where they are, and what they must match.
 pub struct Passthrough {
     pub dir: PathBuf,
-    pub channel: Channel,
+    pub channel: ChannelConfig,
     pub video_extradata: Vec<u8>,
     pub audio_extradata: Vec<u8>,
     /// The live encoder's reorder delay (`StreamParams::video_delay`): a copy's packets are

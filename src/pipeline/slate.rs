@@ -22,7 +22,10 @@ pub struct Look {
 }
 
 impl Look {
-    pub fn of(channel: &crate::config::Channel, fmt: &ChannelFormat) -> Result<Look, ff::Error> {
+    pub fn of(
+        channel: &crate::config::ChannelConfig,
+        fmt: &ChannelFormat,
+    ) -> Result<Look, ff::Error> {
         let overlay = channel
             .overlay
             .as_ref()

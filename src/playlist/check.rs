@@ -8,7 +8,7 @@ use serde::de::{Deserializer, IgnoredAny};
 use serde::Deserialize;
 
 use super::{parse_all, Item, Playlist};
-use crate::config::{self, format_fps, yaml, Channel, ConfigError};
+use crate::config::{self, format_fps, yaml, ChannelConfig, ConfigError};
 
 /// Checks a channel or playlist file; the kind is decided by content, not by name: a mapping
 /// with an `items` or `events` key is a playlist, anything else is checked as a channel file
@@ -33,7 +33,7 @@ pub fn check_file(path: &Path) -> Result<String, Vec<ConfigError>> {
                 missing_media(&playlist)
             ))
         }
-        Kind::Channel => check_channel(&text, path),
+        Kind::ChannelConfig => check_channel(&text, path),
     }
 }
 
@@ -59,7 +59,7 @@ fn check_channel(text: &str, path: &Path) -> Result<String, Vec<ConfigError>> {
     }
 }
 
-fn summary(channel: &Channel, playlist: &Playlist) -> String {
+fn summary(channel: &ChannelConfig, playlist: &Playlist) -> String {
     let v = &channel.video;
     let outputs = match channel.outputs.len() {
         0 => "no outputs (give --output)".to_string(),
@@ -82,7 +82,7 @@ fn summary(channel: &Channel, playlist: &Playlist) -> String {
 
 /// A warning for live events in a channel with no `live:` input: they play only their
 /// "starting soon" slate.
-pub fn live_without_input(channel: &Channel, playlist: &Playlist) -> String {
+pub fn live_without_input(channel: &ChannelConfig, playlist: &Playlist) -> String {
     let live: Vec<usize> = (0..playlist.events.len())
         .filter(|&i| playlist.events[i].live().is_some())
         .collect();
@@ -147,7 +147,7 @@ fn shown_path(path: &Path, file: &Path) -> String {
 
 enum Kind {
     Empty,
-    Channel,
+    ChannelConfig,
     Playlist,
 }
 
@@ -172,7 +172,7 @@ fn kind(text: &str) -> Kind {
     match probe {
         Ok(None) => Kind::Empty,
         Ok(Some(p)) if p.items || p.events => Kind::Playlist,
-        Ok(Some(_)) => Kind::Channel,
+        Ok(Some(_)) => Kind::ChannelConfig,
         // Broken YAML: both parsers report the same syntax error, but the file's own
         // vocabulary decides whose expectations the message uses.
         Err(_) => {
@@ -182,7 +182,7 @@ fn kind(text: &str) -> Kind {
             if playlist_key {
                 Kind::Playlist
             } else {
-                Kind::Channel
+                Kind::ChannelConfig
             }
         }
     }

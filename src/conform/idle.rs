@@ -1,9 +1,10 @@
-//! Idle priority for the background preparer's thread, without `unsafe`.
+//! Idle priority for the background preparer's thread, without `unsafe` (and for the test
+//! suite's CPU-heavy tests, which take only the CPU the others leave).
 
 /// SCHED_IDLE for this thread, and so for every thread it starts (Linux threads inherit the
 /// policy): the decoder's, the encoder's and x264's own. `chrt` (util-linux, on every
 /// Debian) sets it by thread id, which `/proc/thread-self` gives without any `unsafe`.
-pub(super) fn idle_priority() -> Result<(), String> {
+pub fn idle_priority() -> Result<(), String> {
     let link = std::fs::read_link("/proc/thread-self").map_err(|e| e.to_string())?;
     let tid = link
         .file_name()

@@ -17,6 +17,8 @@ pub mod make;
 pub mod prepare;
 pub mod probe;
 
+pub use idle::idle_priority;
+
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -408,11 +408,21 @@ pub fn fps_ratio(fps: &str) -> (u32, u32) {
     (ntsc as u32 * 1000, 1001)
 }
 
-/// For a test that keeps the cores busy (an unpaced channel, a fuzzer, a soak): this thread,
-/// and so every process and thread it starts from now on (playout, ffmpeg), runs at nice 10,
-/// so that the paced tests `make test` runs beside it keep to the wall clock
-/// (.config/nextest.toml). What such a test checks never depends on how fast it runs.
+/// For a test that keeps the cores busy (an unpaced channel, a soak): this thread, and so
+/// every process and thread it starts from now on (playout, ffmpeg, ffprobe), runs at idle
+/// priority (SCHED_IDLE, as the background preparer does), taking only the CPU the tests
+/// beside it leave (.config/nextest.toml): the paced ones keep to the wall clock, and a
+/// preparer at idle priority shares the rest. What such a test checks never depends on how
+/// fast it runs.
 pub fn heavy() {
+    if let Err(e) = playout::conform::idle_priority() {
+        eprintln!("cannot lower this test's priority: {e}");
+    }
+}
+
+/// For a test that is busy but paced (a fuzzer against a paced channel): this thread and what
+/// it starts run at nice 10, below the paced tests beside it but above the idle ones.
+pub fn busy() {
     let tid = fs::read_link("/proc/thread-self")
         .ok()
         .and_then(|p| p.file_name()?.to_str()?.parse::<u32>().ok());

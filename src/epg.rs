@@ -25,6 +25,26 @@ pub const MAX_PROGRAMMES: usize = 5000;
 /// The programmes that tile `[from, from + span)`: the first may start before `from` and the
 /// last end after the window, each starts where the previous one stopped. At most
 /// `MAX_PROGRAMMES`: a window that would hold more is listed from its start.
+/// The timeline a guide from `from` follows: the channel's own anchor (its state file) if it
+/// was set by now (or by `from`, if later), else the channel assumed to start at `from`.
+pub fn guide_timeline(
+    channel: &crate::config::ChannelConfig,
+    playlist: std::sync::Arc<crate::playlist::Playlist>,
+    from: Micros,
+) -> Timeline {
+    let lineup = std::sync::Arc::new(crate::lineup::build(
+        playlist,
+        channel.timezone,
+        channel.slate.failure_duration,
+        &mut crate::lineup::Durations::default(),
+    ));
+    let now = crate::clock::wall_now().max(from);
+    let anchor = crate::state::load(&channel.state, &lineup.fingerprint)
+        .filter(|a| a.at <= now)
+        .unwrap_or(crate::schedule::Anchor { at: from, index: 0 });
+    Timeline::new(lineup, anchor)
+}
+
 pub fn programmes(t: &Timeline, from: Micros, span: Micros) -> Vec<Programme> {
     let to = from + span.max(Micros(1));
     t.slots(from, to, MAX_PROGRAMMES)

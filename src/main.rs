@@ -12,10 +12,9 @@ use clap::{Parser, Subcommand};
 
 use playout::channel::{Channel, RunOptions};
 use playout::config::ChannelConfig;
-use playout::lineup::{self, Durations, Timeline};
-use playout::pipeline::ChannelFormat;
-use playout::playlist::{check_file, Playlist};
-use playout::time::{Micros, Rational};
+use playout::epg;
+use playout::playlist::{check_files, Playlist};
+use playout::time::Micros;
 
 #[derive(Parser)]
 #[command(
@@ -130,11 +129,11 @@ fn main() -> ExitCode {
             test_flv_start,
         } => run(
             channel,
-            outputs,
             http,
-            for_,
-            !unpaced,
-            Faults {
+            RunOptions {
+                outputs,
+                stop_after: for_,
+                paced: !unpaced,
                 freeze_after: test_freeze_after,
                 flv_start: test_flv_start.unwrap_or(Micros::ZERO),
             },
@@ -159,12 +158,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// The tests-only switches of `run`.
-struct Faults {
-    freeze_after: Option<Micros>,
-    flv_start: Micros,
-}
-
 fn init_libav() -> anyhow::Result<()> {
     ffmpeg_next::init().context("initialising libav")?;
     // libav's warnings and errors, as events of the target `libav`, rate-limited per message.
@@ -174,11 +167,8 @@ fn init_libav() -> anyhow::Result<()> {
 
 fn run(
     channel_path: PathBuf,
-    outputs: Vec<String>,
     http: Option<SocketAddr>,
-    stop_after: Option<Micros>,
-    paced: bool,
-    faults: Faults,
+    opts: RunOptions,
 ) -> anyhow::Result<ExitCode> {
     let notifier = playout::notify::Notifier::from_env().context("sd_notify")?;
     let config = ChannelConfig::load(&channel_path)?;
@@ -191,41 +181,16 @@ fn run(
         .context("starting the async runtime")?;
     let listener = match http.or(config.http.listen) {
         Some(addr) => {
-            anyhow::ensure!(
-                addr.ip().is_loopback() || config.http.api_token.is_some(),
-                "refusing to serve HTTP on {addr}, which is not a loopback address, without \
-                 http.api_token: anyone who can reach it could change the channel. Set \
-                 http.api_token (e.g. `api_token: ${{PLAYOUT_API_TOKEN}}`) or listen on 127.0.0.1"
-            );
-            let l = runtime
-                .block_on(playout::http::bind(addr))
-                .with_context(|| format!("cannot listen on {addr}"))?;
-            Some((l, addr))
+            Some(runtime.block_on(playout::http::listen(addr, config.http.api_token.is_some()))?)
         }
         None => None,
     };
-    let channel = Channel::start(
-        config,
-        RunOptions {
-            outputs,
-            stop_after,
-            paced,
-            freeze_after: faults.freeze_after,
-            flv_start: faults.flv_start,
-        },
-    )?;
+    let channel = Channel::start(config, opts)?;
     let api = channel.api();
-    if let Some((listener, addr)) = listener {
+    if let Some(listener) = listener {
         let state =
             playout::http::State::of(&api).context("starting the library's probe thread")?;
-        let addr = listener.local_addr().unwrap_or(addr);
-        if state.hls.is_empty() {
-            tracing::info!(%addr, "Serving http://{addr}/metrics and /healthz.");
-        } else {
-            tracing::info!(%addr, "Serving the watch page at http://{addr}/, the stream at /hls/index.m3u8, /metrics and /healthz.");
-            eprintln!("open http://{addr}/");
-        }
-        runtime.spawn(playout::http::serve(listener, Arc::new(state)));
+        runtime.spawn(playout::http::serve_channel(listener, state));
     }
     #[cfg(unix)]
     {
@@ -264,11 +229,7 @@ fn run(
     }
     tracing::info!("Channel stopped.");
     runtime.shutdown_background();
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(exit(ok))
 }
 
 async fn wait_for_signal() {
@@ -305,66 +266,31 @@ fn schedule(
     };
     anyhow::ensure!(span > Micros::ZERO, "--for must be more than 0s");
     init_libav()?;
-    let lineup = Arc::new(lineup::build(
-        playlist,
-        channel.timezone,
-        channel.slate.failure_duration,
-        &mut Durations::default(),
-    ));
-    // The channel's own anchor (its state file) applies to a guide that starts before it,
-    // too: it is taken if it was set by now (or by `from`, if later). Without one the
-    // channel is assumed to start at `from`.
-    let now = playout::clock::wall_now().max(from);
-    let anchor = playout::state::load(&channel.state, &lineup.fingerprint)
-        .filter(|a| a.at <= now)
-        .unwrap_or(playout::schedule::Anchor { at: from, index: 0 });
-    let timeline = Timeline::new(lineup, anchor);
-    let ps = playout::epg::programmes(&timeline, from, span);
+    let timeline = epg::guide_timeline(&channel, playlist, from);
+    let ps = epg::programmes(&timeline, from, span);
     match format {
-        Format::Text => print!("{}", playout::epg::to_text(&ps)),
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&playout::epg::to_json(&ps))?
-        ),
-        Format::Xmltv => print!("{}", playout::epg::to_xmltv(&channel.name, &ps)),
+        Format::Text => print!("{}", epg::to_text(&ps)),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&epg::to_json(&ps))?),
+        Format::Xmltv => print!("{}", epg::to_xmltv(&channel.name, &ps)),
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn check(files: &[PathBuf]) -> ExitCode {
-    let mut ok = true;
-    for f in files {
-        match check_file(f) {
-            Ok(summary) => println!("{}: ok: {summary}", f.display()),
-            Err(errors) => {
-                ok = false;
-                for e in errors {
-                    println!("{e}");
-                }
-            }
-        }
-    }
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    let (text, ok) = check_files(files);
+    print!("{text}");
+    exit(ok)
 }
 
 fn prepare(channel_path: &std::path::Path) -> anyhow::Result<ExitCode> {
-    use playout::conform::prepare::prepare;
     let channel = ChannelConfig::load(channel_path)?;
     let playlist = Playlist::load_named(&channel.playlist, &channel.file)?;
     init_libav()?;
-    let sum = prepare(&channel, &playlist, |i, n, item, done| {
+    let sum = playout::conform::prepare::prepare(&channel, &playlist, |i, n, item, done| {
         println!("[{i}/{n}] {}: {}", item.title, done.describe());
     });
     println!("{}", sum.describe());
-    Ok(if sum.failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(exit(sum.failed == 0))
 }
 
 fn probe(media: &[PathBuf], channel: Option<PathBuf>) -> anyhow::Result<ExitCode> {
@@ -376,37 +302,18 @@ fn probe(media: &[PathBuf], channel: Option<PathBuf>) -> anyhow::Result<ExitCode
         }
         None => None,
     };
-    let fmt = match &channel {
-        Some((c, _)) => ChannelFormat::of(c),
-        None => ChannelFormat {
-            width: 1280,
-            height: 720,
-            fps: Rational::new(30, 1),
-            sample_rate: 48000,
-            channels: 2,
-        },
-    };
     init_libav()?;
-    let mut all_ok = true;
-    for m in media {
-        match playout::probe::report(m, &fmt) {
-            Ok(r) => print!("{r}"),
-            Err(r) => {
-                all_ok = false;
-                print!("{r}");
-            }
-        }
-        if let Some((c, p)) = &channel {
-            for line in playout::conform::probe::lines(c, p, m) {
-                println!("{line}");
-            }
-        }
-    }
-    Ok(if all_ok {
+    let (text, ok) = playout::probe::report_all(media, channel.as_ref().map(|(c, p)| (c, p)));
+    print!("{text}");
+    Ok(exit(ok))
+}
+
+fn exit(ok: bool) -> ExitCode {
+    if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    }
 }
 
 fn quarantine(action: QuarantineAction) -> anyhow::Result<ExitCode> {

@@ -19,7 +19,7 @@ use crate::config::{first, yaml, ConfigError};
 use crate::schedule::{parse_instant, When};
 use crate::time::Micros;
 
-pub use check::{check_file, live_without_input};
+pub use check::{check_file, check_files, live_without_input};
 
 /// More than any hand-kept rotation; the cap bounds what aliases can make a file expand to.
 pub const MAX_ITEMS: usize = 10_000;

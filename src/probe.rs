@@ -9,6 +9,41 @@ use crate::pipeline::ChannelFormat;
 use crate::time::Micros;
 
 /// A report for one file; `Err` holds the report for a file that would be replaced by slate.
+/// `playout probe`: the report on each of `media` against `channel`'s format (1280x720 at
+/// 30 fps, 48 kHz stereo without one), and with a channel, whether each of its items made
+/// from the file will pass through. The text, and whether every file can play.
+pub fn report_all(
+    media: &[std::path::PathBuf],
+    channel: Option<(&crate::config::ChannelConfig, &crate::playlist::Playlist)>,
+) -> (String, bool) {
+    let fmt = match channel {
+        Some((c, _)) => ChannelFormat::of(c),
+        None => ChannelFormat {
+            width: 1280,
+            height: 720,
+            fps: crate::time::Rational::new(30, 1),
+            sample_rate: 48000,
+            channels: 2,
+        },
+    };
+    let (mut text, mut all_ok) = (String::new(), true);
+    for m in media {
+        match report(m, &fmt) {
+            Ok(r) => text.push_str(&r),
+            Err(r) => {
+                all_ok = false;
+                text.push_str(&r);
+            }
+        }
+        if let Some((c, p)) = channel {
+            for line in crate::conform::probe::lines(c, p, m) {
+                let _ = writeln!(text, "{line}");
+            }
+        }
+    }
+    (text, all_ok)
+}
+
 pub fn report(path: &Path, fmt: &ChannelFormat) -> Result<String, String> {
     let mut out = String::new();
     let _ = writeln!(out, "{}", path.display());

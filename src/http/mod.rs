@@ -55,6 +55,40 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error(
+        "refusing to serve HTTP on {0}, which is not a loopback address, without \
+         http.api_token: anyone who can reach it could change the channel. Set \
+         http.api_token (e.g. `api_token: ${{PLAYOUT_API_TOKEN}}`) or listen on 127.0.0.1"
+    )]
+    Open(SocketAddr),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+}
+
+/// Binds `addr` for a channel, which must have an API token unless `addr` is loopback.
+pub async fn listen(addr: SocketAddr, has_token: bool) -> Result<TcpListener, ListenError> {
+    if !(addr.ip().is_loopback() || has_token) {
+        return Err(ListenError::Open(addr));
+    }
+    bind(addr).await.map_err(|e| ListenError::Bind(addr, e))
+}
+
+/// Serves one channel's `state` on `listener` until the task is dropped, saying where.
+pub async fn serve_channel(listener: TcpListener, state: State) {
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    if state.hls.is_empty() {
+        tracing::info!(%addr, "Serving http://{addr}/metrics and /healthz.");
+    } else {
+        tracing::info!(%addr, "Serving the watch page at http://{addr}/, the stream at /hls/index.m3u8, /metrics and /healthz.");
+        eprintln!("open http://{addr}/");
+    }
+    serve(listener, Arc::new(state)).await;
+}
+
 /// An HLS output's folder, served at `/hls/NAME/`.
 #[derive(Clone, Debug)]
 pub struct HlsFolder {

@@ -188,6 +188,24 @@ fn kind(text: &str) -> Kind {
     }
 }
 
+/// `playout check FILE…`: a line for each good file, every error of each bad one; and
+/// whether all were good.
+pub fn check_files(files: &[std::path::PathBuf]) -> (String, bool) {
+    let (mut text, mut ok) = (String::new(), true);
+    for f in files {
+        match check_file(f) {
+            Ok(summary) => text.push_str(&format!("{}: ok: {summary}\n", f.display())),
+            Err(errors) => {
+                ok = false;
+                for e in errors {
+                    text.push_str(&format!("{e}\n"));
+                }
+            }
+        }
+    }
+    (text, ok)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,10 +11,11 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::config::ChannelConfig;
-use crate::lineup::{self, Durations, Lineup};
+use crate::lineup::{self, Durations};
 use crate::metrics::Metrics;
 use crate::output::manager::Manager;
-use crate::pipeline::slate::{Look, LookBox};
+use crate::pipeline::follow::Update;
+use crate::pipeline::slate::Look;
 use crate::pipeline::ChannelFormat;
 use crate::playlist::{Item, Playlist};
 
@@ -39,11 +40,9 @@ impl ReloadStatus {
 pub struct Reloader {
     pub channel: ChannelConfig,
     pub durations: Durations,
-    pub updates: Sender<Arc<Lineup>>,
+    pub updates: Sender<Update>,
     pub metrics: Arc<Metrics>,
     pub status: Arc<ReloadStatus>,
-    /// Where a changed overlay (settings or logo file) goes for the source to take.
-    pub looks: Arc<LookBox>,
     /// The outputs the channel started, which a reload changes.
     pub outputs: Arc<Mutex<Manager>>,
     /// The outputs came from `--output`: the file's `outputs:` is not applied.
@@ -54,10 +53,11 @@ impl Reloader {
     /// Reloads both files; returns whether the new lineup was sent.
     pub fn reload(&mut self) -> bool {
         match self.prepare() {
-            Ok(lineup) => {
-                let (items, events) = (lineup.playlist.items.len(), lineup.playlist.events.len());
-                let file = lineup.playlist.file.display().to_string();
-                if self.updates.send(lineup).is_err() {
+            Ok(update) => {
+                let playlist = &update.lineup.playlist;
+                let (items, events) = (playlist.items.len(), playlist.events.len());
+                let file = playlist.file.display().to_string();
+                if self.updates.send(update).is_err() {
                     return false;
                 }
                 self.metrics
@@ -81,7 +81,7 @@ impl Reloader {
         }
     }
 
-    fn prepare(&mut self) -> Result<Arc<Lineup>, String> {
+    fn prepare(&mut self) -> Result<Update, String> {
         let channel = ChannelConfig::load(&self.channel.file).map_err(|e| e.to_string())?;
         if let Some(field) = restart_needed(&self.channel, &channel) {
             return Err(format!(
@@ -116,11 +116,13 @@ impl Reloader {
             self.apply_outputs(&channel)?;
         }
         self.channel = channel;
-        if let Some(look) = look {
+        if look.is_some() {
             tracing::info!(logo = ?self.channel.overlay.as_ref().map(|o| o.image.display().to_string()), "Overlay changed; it shows from the next item.");
-            self.looks.put(look);
         }
-        Ok(Arc::new(lineup))
+        Ok(Update {
+            lineup: Arc::new(lineup),
+            look,
+        })
     }
 }
 

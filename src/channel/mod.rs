@@ -25,7 +25,6 @@ use crate::lineup::{self, Durations, Timeline, TimelineCell};
 use crate::live::LiveAir;
 use crate::metrics::Metrics;
 use crate::output::manager::OutputList;
-use crate::pipeline::slate::LookBox;
 use crate::pipeline::source::{Control, Frontier};
 use crate::playlist::Playlist;
 use crate::reload::{self, ReloadStatus, Reloader};
@@ -126,7 +125,6 @@ impl Channel {
         // source adopts.
         let (update_tx, update_rx) = bounded(4);
         let (request_tx, request_rx) = bounded(1);
-        let looks = Arc::new(LookBox::default());
         let mut watched = vec![config.file.clone(), config.playlist.clone()];
         watched.extend(config.overlay.as_ref().map(|o| o.image.clone()));
         let watcher = match reload::watch(&watched, request_tx.clone()) {
@@ -160,7 +158,6 @@ impl Channel {
                 stop_after: opts.stop_after,
                 paced,
                 stop: stop.clone(),
-                looks: looks.clone(),
             },
             metrics.clone(),
         )?;
@@ -173,7 +170,6 @@ impl Channel {
             updates: update_tx,
             metrics: metrics.clone(),
             status: reload_status.clone(),
-            looks,
         };
         std::thread::Builder::new()
             .name("reload".into())

@@ -13,7 +13,7 @@ use crossbeam_channel::bounded;
 
 use crate::clock::{Clock, SimulatedClock, SystemClock};
 use crate::config::{ChannelConfig, OutputConfig};
-use crate::lineup::{Lineup, Timeline, TimelineCell};
+use crate::lineup::{Timeline, TimelineCell};
 use crate::loudness::{self, Meter};
 use crate::metrics::Metrics;
 use crate::output;
@@ -42,7 +42,7 @@ pub struct PipelineOptions {
     /// Where the source publishes the timeline (the API reads it).
     pub cell: Arc<TimelineCell>,
     /// Reloaded lineups for the source to adopt.
-    pub updates: crossbeam_channel::Receiver<Arc<Lineup>>,
+    pub updates: crossbeam_channel::Receiver<pipeline::follow::Update>,
     /// Skips from the control API.
     pub control: crossbeam_channel::Receiver<source::Control>,
     /// How far the source has got, for the control API.
@@ -52,8 +52,6 @@ pub struct PipelineOptions {
     pub stop_after: Option<Micros>,
     pub paced: bool,
     pub stop: Arc<AtomicBool>,
-    /// A changed overlay from the reloader.
-    pub looks: Arc<slate::LookBox>,
     /// Tests only (`--test-freeze-after`): the encoder hangs after this much channel time.
     pub freeze_after: Option<Micros>,
     /// Tests only (`--test-flv-start`): where FLV sessions' timestamps start.
@@ -279,7 +277,6 @@ pub fn start(
         // Simulated time is not wall time: an unpaced run must not move a real channel's
         // anchor.
         state_file: opts.paced.then(|| channel.state.clone()),
-        looks: opts.looks,
         stop_after: opts.stop_after,
     };
     threads.push(

@@ -100,7 +100,6 @@ pub fn make(
         frontier: Arc::default(),
         t0: Micros::ZERO,
         state_file: None,
-        looks: Arc::default(),
         stop_after: Some(length),
         live: None,
         passthrough: None,

@@ -9,22 +9,41 @@ use std::sync::Arc;
 use crossbeam_channel::{bounded, Receiver};
 
 use super::open::{open, OpenError, Opened};
+use super::slate::Look;
 use crate::lineup::Lineup;
 use crate::schedule::{occurrence_at_or_after, resolve, Anchor, Slot};
 use crate::time::{rescale, Micros, MICROS};
 
-/// Lineups sent by the reloader, taken at boundaries; events in one not yet taken already
-/// count (an event added for ten seconds from now must happen).
+/// What a good reload sends the source: the new lineup, and the new look when the overlay
+/// or the lower third changed (drawn by the reloader, off the media path).
+pub struct Update {
+    pub lineup: Arc<Lineup>,
+    pub look: Option<Look>,
+}
+
+/// Updates sent by the reloader, taken at boundaries; events in a lineup not yet taken
+/// already count (an event added for ten seconds from now must happen). A look waits for
+/// the boundary too; a later update without one leaves it waiting.
 pub(super) struct Updates<'a> {
-    pub(super) rx: &'a Receiver<Arc<Lineup>>,
+    pub(super) rx: &'a Receiver<Update>,
     pub(super) pending: RefCell<Option<Arc<Lineup>>>,
+    pub(super) look: RefCell<Option<Look>>,
 }
 
 impl Updates<'_> {
     pub(super) fn poll(&self) {
-        while let Ok(l) = self.rx.try_recv() {
-            *self.pending.borrow_mut() = Some(l);
+        while let Ok(u) = self.rx.try_recv() {
+            *self.pending.borrow_mut() = Some(u.lineup);
+            if let Some(look) = u.look {
+                *self.look.borrow_mut() = Some(look);
+            }
         }
+    }
+
+    /// A new look, taken at a boundary.
+    pub(super) fn take_look(&self) -> Option<Look> {
+        self.poll();
+        self.look.borrow_mut().take()
     }
 
     pub(super) fn take(&self) -> Option<Arc<Lineup>> {

@@ -8,7 +8,7 @@ pub mod context;
 pub mod copied;
 mod decode_time;
 pub mod encode;
-mod follow;
+pub mod follow;
 pub mod item;
 pub mod live;
 pub mod media;

@@ -49,21 +49,6 @@ impl Look {
     }
 }
 
-/// A new look from the reloader, taken by the source at its next boundary (the reloader puts,
-/// the source takes: the look on air is the source's alone).
-#[derive(Default)]
-pub struct LookBox(std::sync::Mutex<Option<Look>>);
-
-impl LookBox {
-    pub fn put(&self, look: Look) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(look);
-    }
-
-    pub fn take(&self) -> Option<Look> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
-    }
-}
-
 pub struct SlateText<'a> {
     pub title: &'a str,
     pub text: &'a str,

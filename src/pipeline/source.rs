@@ -18,7 +18,6 @@ use super::follow::{FrameClock, Prefetch, Updates};
 use super::item::{play, Outcome, Take};
 use super::live::LiveFeed;
 use super::open::open;
-use super::slate::LookBox;
 use super::splice::{Flow, Splicer};
 use super::Media;
 use crate::lineup::{continue_index, Lineup, Timeline, TimelineCell};
@@ -74,7 +73,7 @@ pub struct SourceSettings {
     /// Where the source publishes the timeline after adopting a reload (the API reads it).
     pub cell: Arc<TimelineCell>,
     /// Reloaded lineups from the reloader.
-    pub updates: Receiver<Arc<Lineup>>,
+    pub updates: Receiver<super::follow::Update>,
     /// Skips from the control API.
     pub control: Receiver<Control>,
     /// Where the source publishes how far it has got.
@@ -83,8 +82,6 @@ pub struct SourceSettings {
     pub t0: Micros,
     /// Where to keep the anchor across restarts (none for unpaced runs: simulated time).
     pub state_file: Option<PathBuf>,
-    /// A changed look from the reloader, taken at the next boundary.
-    pub looks: Arc<LookBox>,
     /// Channel time after which the source ends the stream (`--for`).
     pub stop_after: Option<Micros>,
     /// The live input (`live:`), when the channel has one and runs paced.
@@ -111,13 +108,14 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
     let watch = Updates {
         rx: &s.updates,
         pending: RefCell::new(None),
+        look: RefCell::new(None),
     };
     // A skip asked for while the last slot played, with the title it cut short.
     let skip: RefCell<Option<(SkipReply, String)>> = RefCell::new(None);
     let mut event_slate = super::live::EventSlate::default();
     while !(s.ctx.stop.load(Ordering::Relaxed) || splicer.is_done()) {
         let pos = clock.time_of(splicer.position_frames());
-        if let Some(look) = s.looks.take() {
+        if let Some(look) = watch.take_look() {
             // The channel's name stays what it was at the start.
             let channel = std::mem::take(&mut s.ctx.look.channel);
             s.ctx.look = super::slate::Look { channel, ..look };

@@ -50,17 +50,13 @@ fn channel(dir: &Path, live_port: u16, http: u16, events: &str) -> std::path::Pa
     let mut text = std::fs::read_to_string(&playlist).unwrap();
     text.push_str(events);
     std::fs::write(&playlist, text).unwrap();
-    let yaml = format!(
-        "name: live-event\nplaylist: playlist.yaml\n\
-         video: {{ width: 320, height: 180, fps: 30, bitrate: 400k, preset: ultrafast, keyframe_interval: 2s }}\n\
-         audio: {{ sample_rate: 48000, channels: 2, bitrate: 64k }}\n\
-         slate: {{ text: \"Back soon\", background: \"#ff00ff\" }}\n\
-         live: {{ listen: \"rtmp://127.0.0.1:{live_port}/live/${{LIVE_KEY}}\", timeout: 1s, rejoin: 2s, early: 10s }}\n\
-         http: {{ listen: \"127.0.0.1:{http}\" }}\n"
-    );
-    let path = dir.join("live-event.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    path
+    ChannelFile::new("live-event", &playlist)
+        .slate("text: \"Back soon\", background: \"#ff00ff\"")
+        .extra(&format!(
+            "live: {{ listen: \"rtmp://127.0.0.1:{live_port}/live/${{LIVE_KEY}}\", timeout: 1s, rejoin: 2s, early: 10s }}\n\
+             http: {{ listen: \"127.0.0.1:{http}\" }}\n"
+        ))
+        .write(dir)
 }
 
 /// Sleeps until wall time `t`.

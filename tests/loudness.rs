@@ -142,15 +142,14 @@ fn channel(dir: &Path, clips: &Path, name: &str, lead: f64) -> PathBuf {
         item("spiky.mkv", "Spiky"),
         item("silent.mkv", "Silent"),
     );
-    fs::write(dir.join(format!("{name}.playlist.yaml")), playlist).unwrap();
-    let yaml = format!(
-        "name: {name}\nplaylist: {name}.playlist.yaml\nstate: loud.state.json\n\
-         video: {{ width: 320, height: 180, fps: 30, bitrate: 400k, preset: ultrafast, keyframe_interval: 2s }}\n\
-         audio: {{ sample_rate: 48000, channels: 2, bitrate: 128k, loudness: {{ target_lufs: {TARGET}, true_peak_dbtp: {PEAK} }} }}\n"
-    );
-    let path = dir.join(format!("{name}.yaml"));
-    fs::write(&path, yaml).unwrap();
-    path
+    let playlist_path = dir.join(format!("{name}.playlist.yaml"));
+    fs::write(&playlist_path, playlist).unwrap();
+    ChannelFile::new(name, &playlist_path)
+        .audio(&format!(
+            "sample_rate: 48000, channels: 2, bitrate: 128k, loudness: {{ target_lufs: {TARGET}, true_peak_dbtp: {PEAK} }}"
+        ))
+        .extra("state: loud.state.json\n")
+        .write(dir)
 }
 
 #[test]

@@ -143,19 +143,9 @@ fn mutants() -> Vec<(PathBuf, &'static str)> {
 }
 
 fn channel(dir: &Path, playlist: &Path) -> PathBuf {
-    let path = dir.join("mutants.yaml");
-    fs::write(
-        &path,
-        format!(
-            "name: mutants\nplaylist: {}\n\
-             video: {{ width: 320, height: 180, fps: 30, bitrate: 400k, preset: ultrafast, keyframe_interval: 2s }}\n\
-             audio: {{ sample_rate: 48000, channels: 2, bitrate: 64k }}\n\
-             slate: {{ text: \"Back soon\", failure_duration: 1s }}\n",
-            q(&playlist.display().to_string())
-        ),
-    )
-    .unwrap();
-    path
+    ChannelFile::new("mutants", playlist)
+        .slate("text: \"Back soon\", failure_duration: 1s")
+        .write(dir)
 }
 
 #[test]

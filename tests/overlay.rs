@@ -62,15 +62,17 @@ fn media() -> std::path::PathBuf {
 }
 
 fn channel_yaml(logo: &Path) -> String {
-    format!(
-        "name: overlay\nplaylist: overlay.playlist.yaml\n\
-         video: {{ width: {W}, height: {H}, fps: 30, bitrate: 800k, preset: ultrafast, keyframe_interval: 2s }}\n\
-         audio: {{ sample_rate: 48000, channels: 2, bitrate: 64k }}\n\
-         slate: {{ text: \"Back soon\", background: \"#202020\" }}\n\
-         overlay: {{ image: {}, position: top-right, margin: 24, opacity: {OPACITY}, scale: 0.12 }}\n\
-         text: {{ template: \"{{title}} on {{channel}}\", position: bottom-left, from: 500ms, for: 1500ms }}\n",
-        q(&logo.display().to_string())
-    )
+    ChannelFile::new("overlay", Path::new("overlay.playlist.yaml"))
+        .video(&format!(
+            "width: {W}, height: {H}, fps: 30, bitrate: 800k, preset: ultrafast, keyframe_interval: 2s"
+        ))
+        .slate("text: \"Back soon\", background: \"#202020\"")
+        .extra(&format!(
+            "overlay: {{ image: {}, position: top-right, margin: 24, opacity: {OPACITY}, scale: 0.12 }}\n\
+             text: {{ template: \"{{title}} on {{channel}}\", position: bottom-left, from: 500ms, for: 1500ms }}\n",
+            q(&logo.display().to_string())
+        ))
+        .text(Path::new("."))
 }
 
 /// The lower third's corner (bottom-left, inside the letterbox bar and the pillarbox).

@@ -26,6 +26,7 @@ mod control;
 mod hls;
 mod media;
 mod metrics;
+mod start;
 mod web;
 
 pub use conn::{HEADER_TIMEOUT, MAX_CONNECTIONS, MAX_HEAD, STALL_TIMEOUT};
@@ -50,43 +51,10 @@ use crate::metrics::Metrics;
 use crate::reload::ReloadStatus;
 
 pub use metrics::STALL_LIMIT;
+pub use start::{listen, serve_channel, ListenError};
 
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ListenError {
-    #[error(
-        "refusing to serve HTTP on {0}, which is not a loopback address, without \
-         http.api_token: anyone who can reach it could change the channel. Set \
-         http.api_token (e.g. `api_token: ${{PLAYOUT_API_TOKEN}}`) or listen on 127.0.0.1"
-    )]
-    Open(SocketAddr),
-    #[error("cannot listen on {0}: {1}")]
-    Bind(SocketAddr, std::io::Error),
-}
-
-/// Binds `addr` for a channel, which must have an API token unless `addr` is loopback.
-pub async fn listen(addr: SocketAddr, has_token: bool) -> Result<TcpListener, ListenError> {
-    if !(addr.ip().is_loopback() || has_token) {
-        return Err(ListenError::Open(addr));
-    }
-    bind(addr).await.map_err(|e| ListenError::Bind(addr, e))
-}
-
-/// Serves one channel's `state` on `listener` until the task is dropped, saying where.
-pub async fn serve_channel(listener: TcpListener, state: State) {
-    let addr = listener
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
-    if state.hls.is_empty() {
-        tracing::info!(%addr, "Serving http://{addr}/metrics and /healthz.");
-    } else {
-        tracing::info!(%addr, "Serving the watch page at http://{addr}/, the stream at /hls/index.m3u8, /metrics and /healthz.");
-        eprintln!("open http://{addr}/");
-    }
-    serve(listener, Arc::new(state)).await;
 }
 
 /// An HLS output's folder, served at `/hls/NAME/`.
@@ -109,46 +77,6 @@ pub struct State {
     /// When the channel was live and under what title (from the source).
     pub live: Option<Arc<crate::live::LiveAir>>,
     pub control: ControlState,
-}
-
-impl State {
-    /// What the handlers of one channel read, from its `ChannelApi`; starts the media
-    /// library's probe thread.
-    pub fn of(api: &crate::channel::ChannelApi) -> std::io::Result<State> {
-        let c = &api.config;
-        let hls = api
-            .started_outputs
-            .iter()
-            .filter_map(|o| match o.target() {
-                Ok(crate::config::OutputTarget::Hls(folder)) => Some(HlsFolder {
-                    name: o.name.clone(),
-                    folder,
-                }),
-                _ => None,
-            })
-            .collect();
-        Ok(State {
-            metrics: api.metrics.clone(),
-            timeline: api.timeline.clone(),
-            channel: c.name.clone(),
-            reload: api.reload_status.clone(),
-            outputs: api.outputs.clone(),
-            hls,
-            live: api.live.clone(),
-            control: ControlState {
-                token: c.http.api_token.clone(),
-                playlist: c.playlist.clone(),
-                media_dir: c.media.dir.clone(),
-                max_upload: c.media.max_upload,
-                prober: crate::library::Prober::start(crate::pipeline::ChannelFormat::of(c))?,
-                skips: api.skips.clone(),
-                reload: api.reload.clone(),
-                frontier: api.frontier.clone(),
-                edits: tokio::sync::Mutex::new(()),
-                outputs: api.outputs.clone(),
-            },
-        })
-    }
 }
 
 /// The largest JSON body a control route takes.

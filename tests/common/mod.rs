@@ -96,23 +96,82 @@ pub fn write_channel_video(
     playlist: &Path,
     extra: &str,
 ) -> PathBuf {
-    let playlist_ref = match playlist.strip_prefix(dir) {
-        Ok(rel) => rel.display().to_string(),
-        Err(_) => playlist.display().to_string(),
-    };
-    let yaml = format!(
-        "name: {name}
-playlist: {playlist}
-video: {{ {video} }}
-audio: {{ sample_rate: 48000, channels: 2, bitrate: 64k }}
-slate: {{ text: \"Back soon\" }}
-{extra}",
-        name = q(name),
-        playlist = q(&playlist_ref),
-    );
-    let path = dir.join(format!("{name}.yaml"));
-    fs::write(&path, yaml).expect("write channel file");
-    path
+    ChannelFile::new(name, playlist)
+        .video(video)
+        .extra(extra)
+        .write(dir)
+}
+
+/// The video every test channel has unless it says otherwise: 320x180 at 30 fps,
+/// ultrafast 400k with a 2 s GOP.
+pub const VIDEO_320: &str =
+    "width: 320, height: 180, fps: 30, bitrate: 400k, preset: ultrafast, keyframe_interval: 2s";
+
+/// A channel file, the one way the tests write one: `name`, `playlist` (relative to the
+/// folder it is written to when inside it), and the `video:`, `audio:` and `slate:` mappings'
+/// contents, with `extra` top-level YAML after them.
+#[derive(Clone, Debug)]
+pub struct ChannelFile {
+    name: String,
+    playlist: PathBuf,
+    video: String,
+    audio: String,
+    slate: String,
+    extra: String,
+}
+
+impl ChannelFile {
+    pub fn new(name: &str, playlist: &Path) -> ChannelFile {
+        ChannelFile {
+            name: name.into(),
+            playlist: playlist.into(),
+            video: VIDEO_320.into(),
+            audio: "sample_rate: 48000, channels: 2, bitrate: 64k".into(),
+            slate: "text: \"Back soon\"".into(),
+            extra: String::new(),
+        }
+    }
+    pub fn video(mut self, v: &str) -> ChannelFile {
+        self.video = v.into();
+        self
+    }
+    pub fn audio(mut self, a: &str) -> ChannelFile {
+        self.audio = a.into();
+        self
+    }
+    pub fn slate(mut self, s: &str) -> ChannelFile {
+        self.slate = s.into();
+        self
+    }
+    /// Top-level YAML after the rest (each line ending in a newline).
+    pub fn extra(mut self, e: &str) -> ChannelFile {
+        self.extra = e.into();
+        self
+    }
+
+    /// The file's text, for a test that writes it again with a change (a reload).
+    pub fn text(&self, dir: &Path) -> String {
+        let playlist = match self.playlist.strip_prefix(dir) {
+            Ok(rel) => rel.display().to_string(),
+            Err(_) => self.playlist.display().to_string(),
+        };
+        format!(
+            "name: {}\nplaylist: {}\nvideo: {{ {} }}\naudio: {{ {} }}\nslate: {{ {} }}\n{}",
+            q(&self.name),
+            q(&playlist),
+            self.video,
+            self.audio,
+            self.slate,
+            self.extra
+        )
+    }
+
+    /// Writes `DIR/NAME.yaml`; its path.
+    pub fn write(&self, dir: &Path) -> PathBuf {
+        let path = dir.join(format!("{}.yaml", self.name));
+        fs::write(&path, self.text(dir)).expect("write channel file");
+        path
+    }
 }
 
 /// `write_channel` (320x180 at 30 fps) with one HLS output, `web` into `DIR/hls`, and the

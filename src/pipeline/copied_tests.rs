@@ -180,6 +180,30 @@ fn frames(f: &ChannelFormat, from: i64, to: i64) -> Vec<Media> {
     out
 }
 
+/// Decodes `vids` in order with a decoder for `params`: pictures out, packets refused.
+fn decode(params: &StreamParams, vids: &[&ff::Packet]) -> (i64, i64) {
+    let mut dec = ff::codec::context::Context::from_parameters(params.video.clone())
+        .unwrap()
+        .decoder()
+        .video()
+        .unwrap();
+    let (mut decoded, mut errors) = (0, 0);
+    let mut frame = ff::frame::Video::empty();
+    for p in vids {
+        if dec.send_packet(*p).is_err() {
+            errors += 1;
+        }
+        while dec.receive_frame(&mut frame).is_ok() {
+            decoded += 1;
+        }
+    }
+    dec.send_eof().unwrap();
+    while dec.receive_frame(&mut frame).is_ok() {
+        decoded += 1;
+    }
+    (decoded, errors)
+}
+
 /// Runs the encode thread over `media`; its packets in order.
 fn encode_all(preset: &str, media: Vec<Media>) -> (Vec<encode::Encoded>, StreamParams) {
     let (enc, params) = encode::open(&fmt(), &video(preset), &audio()).unwrap();
@@ -261,25 +285,7 @@ fn splice_and_decode(preset: &str) {
     );
 
     // The whole splice decodes: every picture, no error.
-    let mut dec = ff::codec::context::Context::from_parameters(params.video.clone())
-        .unwrap()
-        .decoder()
-        .video()
-        .unwrap();
-    let (mut decoded, mut errors) = (0, 0);
-    let mut frame = ff::frame::Video::empty();
-    for p in &vids {
-        if dec.send_packet(*p).is_err() {
-            errors += 1;
-        }
-        while dec.receive_frame(&mut frame).is_ok() {
-            decoded += 1;
-        }
-    }
-    dec.send_eof().unwrap();
-    while dec.receive_frame(&mut frame).is_ok() {
-        decoded += 1;
-    }
+    let (decoded, errors) = decode(&params, &vids);
     assert_eq!((decoded, errors), (135, 0), "{preset}: decoded, errors");
 }
 
@@ -369,25 +375,7 @@ fn short_stretches(preset: &str) {
         vids.iter().all(|p| p.dts().unwrap() <= p.pts().unwrap()),
         "{preset}: a packet decoded after it is shown"
     );
-    let mut dec = ff::codec::context::Context::from_parameters(params.video.clone())
-        .unwrap()
-        .decoder()
-        .video()
-        .unwrap();
-    let (mut decoded, mut errors) = (0, 0);
-    let mut frame = ff::frame::Video::empty();
-    for p in &vids {
-        if dec.send_packet(*p).is_err() {
-            errors += 1;
-        }
-        while dec.receive_frame(&mut frame).is_ok() {
-            decoded += 1;
-        }
-    }
-    dec.send_eof().unwrap();
-    while dec.receive_frame(&mut frame).is_ok() {
-        decoded += 1;
-    }
+    let (decoded, errors) = decode(&params, &vids);
     assert_eq!((decoded, errors), (at, 0), "{preset}: decoded, errors");
 }
 

@@ -16,9 +16,9 @@
 //!    from a warm cache and the limiter), a logo and a lower third, as a ratio to run 1.
 //!
 //! CPU and peak RSS come from `wait4` on exactly the measured process. The table goes to stdout
-//! and target/bench/channel.txt. Without `--bench` (`cargo test --all-targets`), the same code
-//! runs once on tiny media (320x180, 2 s clips) and checks the numbers are sane, so the bench
-//! cannot rot unnoticed.
+//! and target/bench/channel.txt. As a test (`cargo test --bench channel`, in `make test`), the
+//! same code runs once on tiny media (320x180, 2 s clips) and checks the numbers are sane, so
+//! the bench cannot rot unnoticed.
 
 #[path = "../tests/common/mod.rs"]
 mod common;

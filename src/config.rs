@@ -25,7 +25,9 @@ use crate::time::{Micros, Rational};
 use validate::{validate, ChannelFile};
 
 pub use live::{parse_listen, LiveListen, LiveSettings, Takeover, MIN_KEY_CHARS};
-pub use output::{expand_env, parse_output_url, redact_url, OutputConfig, OutputTarget};
+pub use output::{
+    expand_env, parse_output_url, redact_url, EnvError, OutputConfig, OutputTarget, UrlError,
+};
 pub use prepare::PrepareSettings;
 pub(crate) use values::parse_fps as parse_fps_text;
 pub use values::{format_bitrate, format_fps};

@@ -86,26 +86,24 @@ pub fn fps(data: &[u8]) {
 /// `rtmp(s)://` URL) never shows, unless the same text is also the host or the app.
 pub fn url(data: &[u8]) {
     let s = text(data);
-    match config::parse_output_url(&s) {
-        Ok(_) => {
-            let shown = config::redact_url(&s);
-            if let Some((kept, key)) = rtmp_key(&s) {
-                // A "key" of mask characters only (`****`) is not a secret to look for.
-                let secret = key.len() >= 4 && key.chars().any(|c| c.is_ascii_alphanumeric());
-                if secret && !kept.contains(key) && shown.contains(key) {
-                    // The key's text may also be what the redaction itself writes (a key
-                    // `rtmp://****`): it leaks only if it shows because of its value, that is
-                    // if the same URL with another key of the same shape does not show it.
-                    let other = format!("{kept}{}{}", rotate(key), &s[kept.len() + key.len()..]);
-                    let shown_other = config::redact_url(&other);
-                    assert!(
-                        shown_other.contains(key),
-                        "{s:?} redacts to {shown:?} (with another key: {shown_other:?})"
-                    );
-                }
+    // A refusal is a `UrlError`, whose every variant says what was expected.
+    if config::parse_output_url(&s).is_ok() {
+        let shown = config::redact_url(&s);
+        if let Some((kept, key)) = rtmp_key(&s) {
+            // A "key" of mask characters only (`****`) is not a secret to look for.
+            let secret = key.len() >= 4 && key.chars().any(|c| c.is_ascii_alphanumeric());
+            if secret && !kept.contains(key) && shown.contains(key) {
+                // The key's text may also be what the redaction itself writes (a key
+                // `rtmp://****`): it leaks only if it shows because of its value, that is
+                // if the same URL with another key of the same shape does not show it.
+                let other = format!("{kept}{}{}", rotate(key), &s[kept.len() + key.len()..]);
+                let shown_other = config::redact_url(&other);
+                assert!(
+                    shown_other.contains(key),
+                    "{s:?} redacts to {shown:?} (with another key: {shown_other:?})"
+                );
             }
         }
-        Err(e) => assert!(!e.is_empty(), "an empty error for {s:?}"),
     }
 }
 
@@ -140,13 +138,11 @@ fn rtmp_key(s: &str) -> Option<(&str, &str)> {
 pub fn env(data: &[u8]) {
     let s = text(data);
     let lookup = |v: &str| v.starts_with("SET").then(|| "v${x}$".to_string());
-    match config::expand_env(&s, &lookup) {
-        Ok(out) => {
-            if !s.contains('$') {
-                assert_eq!(out, s, "text without `$` changed");
-            }
+    // A refusal is an `EnvError`, which names the variable and nothing else.
+    if let Ok(out) = config::expand_env(&s, &lookup) {
+        if !s.contains('$') {
+            assert_eq!(out, s, "text without `$` changed");
         }
-        Err(e) => assert!(!e.is_empty(), "an empty error for {s:?}"),
     }
 }
 

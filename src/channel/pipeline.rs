@@ -67,7 +67,7 @@ pub enum RunError {
     #[error("no outputs: the channel file lists none and no --output was given")]
     NoOutputs,
     #[error("--output: {0}")]
-    BadOutput(String),
+    BadOutput(crate::config::UrlError),
     #[error(transparent)]
     Encoder(#[from] encode::EncoderError),
     #[error("cannot render the slate: {0}")]

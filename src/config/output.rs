@@ -28,7 +28,7 @@ pub const DEFAULT_WRITE_TIMEOUT: Micros = Micros::from_secs(5);
 impl OutputConfig {
     /// An output given outside the channel file (`--output URL`): the same URL rules, no
     /// environment expansion (the shell has done it).
-    pub fn from_url(name: impl Into<String>, url: impl Into<String>) -> Result<Self, String> {
+    pub fn from_url(name: impl Into<String>, url: impl Into<String>) -> Result<Self, UrlError> {
         let url = url.into();
         parse_output_url(&url)?;
         Ok(OutputConfig {
@@ -51,7 +51,7 @@ impl OutputConfig {
     }
 
     /// Whether this is an RTMP(S) ingest, a local FLV file or an HLS folder.
-    pub fn target(&self) -> Result<OutputTarget, String> {
+    pub fn target(&self) -> Result<OutputTarget, UrlError> {
         parse_output_url(&self.url)
     }
 }
@@ -84,21 +84,45 @@ pub enum OutputTarget {
 const URL_EXPECTED: &str =
     "expected rtmp://HOST[:PORT]/APP/KEY, rtmps://…, hls:FOLDER, file:PATH or a path ending .flv";
 
+/// Why an output URL cannot be used. Each shows the URL redacted (`shown`), or not at all
+/// where the value may be the key itself.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    #[error("the URL is empty ({URL_EXPECTED})")]
+    Empty,
+    #[error(
+        "{0:?} contains a space or control character (expected a URL without them; \
+         percent-encode them)"
+    )]
+    Spaces(String),
+    #[error("{0:?} has no folder (expected hls:FOLDER)")]
+    NoFolder(String),
+    #[error("{0:?} names a host (expected file:PATH or file:///ABSOLUTE/PATH)")]
+    FileHost(String),
+    #[error("{0:?} has no path (expected file:PATH)")]
+    NoPath(String),
+    #[error("the value is not an output URL ({URL_EXPECTED})")]
+    NotUrl,
+    #[error("{shown:?} has the scheme {scheme:?} ({URL_EXPECTED})")]
+    Scheme { shown: String, scheme: String },
+    #[error("{shown:?} {why} ({URL_EXPECTED})")]
+    HostPort { shown: String, why: &'static str },
+    #[error("{0:?} has no application path (expected rtmp://HOST[:PORT]/APP/KEY)")]
+    NoApp(String),
+}
+
 /// Checks an (already expanded) output URL. The error message shows the URL redacted.
-pub fn parse_output_url(url: &str) -> Result<OutputTarget, String> {
+pub fn parse_output_url(url: &str) -> Result<OutputTarget, UrlError> {
     let shown = redact_url(url);
     if url.is_empty() {
-        return Err(format!("the URL is empty ({URL_EXPECTED})"));
+        return Err(UrlError::Empty);
     }
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "{shown:?} contains a space or control character (expected a URL without them; \
-             percent-encode them)"
-        ));
+        return Err(UrlError::Spaces(shown));
     }
     if let Some(folder) = url.strip_prefix("hls:") {
         if folder.is_empty() {
-            return Err(format!("{shown:?} has no folder (expected hls:FOLDER)"));
+            return Err(UrlError::NoFolder(shown));
         }
         return Ok(OutputTarget::Hls(PathBuf::from(folder)));
     }
@@ -106,15 +130,11 @@ pub fn parse_output_url(url: &str) -> Result<OutputTarget, String> {
         // `file:///tmp/x.flv` is the URL spelling of `file:/tmp/x.flv`.
         let path = match rest.strip_prefix("//") {
             Some(p) if p.starts_with('/') => p,
-            Some(_) => {
-                return Err(format!(
-                    "{shown:?} names a host (expected file:PATH or file:///ABSOLUTE/PATH)"
-                ))
-            }
+            Some(_) => return Err(UrlError::FileHost(shown)),
             None => rest,
         };
         if path.is_empty() {
-            return Err(format!("{shown:?} has no path (expected file:PATH)"));
+            return Err(UrlError::NoPath(shown));
         }
         return Ok(OutputTarget::File(PathBuf::from(path)));
     }
@@ -123,25 +143,25 @@ pub fn parse_output_url(url: &str) -> Result<OutputTarget, String> {
             return Ok(OutputTarget::File(PathBuf::from(url)));
         }
         // Not shown even redacted: a bare value here may well be the key itself.
-        return Err(format!("the value is not an output URL ({URL_EXPECTED})"));
+        return Err(UrlError::NotUrl);
     };
     if !scheme.eq_ignore_ascii_case("rtmp") && !scheme.eq_ignore_ascii_case("rtmps") {
-        return Err(format!(
-            "{shown:?} has the scheme {:?} ({URL_EXPECTED})",
-            crate::config::values::clip(scheme)
-        ));
+        return Err(UrlError::Scheme {
+            shown,
+            scheme: crate::config::values::clip(scheme),
+        });
     }
     let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    check_host_port(host_port).map_err(|why| format!("{shown:?} {why} ({URL_EXPECTED})"))?;
+    if let Err(why) = check_host_port(host_port) {
+        return Err(UrlError::HostPort { shown, why });
+    }
     let app = path
         .strip_prefix('/')
         .map(|p| p.split(['/', '?', '#']).next().unwrap_or(""))
         .unwrap_or("");
     if app.is_empty() {
-        return Err(format!(
-            "{shown:?} has no application path (expected rtmp://HOST[:PORT]/APP/KEY)"
-        ));
+        return Err(UrlError::NoApp(shown));
     }
     Ok(OutputTarget::Rtmp)
 }
@@ -226,17 +246,37 @@ pub fn redact_url(url: &str) -> String {
     )
 }
 
+/// Why `${…}` in a value cannot be expanded. It names the variable, never the value's other
+/// text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EnvError {
+    #[error("has an unterminated ${{ (expected ${{NAME}})")]
+    Unterminated,
+    #[error(
+        "has ${{{0}}}, which is not a variable name (expected ${{NAME}} with letters, digits \
+         and _)"
+    )]
+    NotAName(String),
+    #[error("environment variable {0} is not set (expected it to hold the value for ${{{0}}})")]
+    Unset(String),
+    #[error("environment variable {0} is set but empty (expected a value for ${{{0}}})")]
+    Empty(String),
+}
+
 /// Replaces each `${NAME}` with the variable's value, in one pass (a value containing `${`
 /// is not expanded again). A `$` not followed by `{` is kept literally. Errors name the
 /// variable but never show the template's other text.
-pub fn expand_env(template: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+pub fn expand_env(
+    template: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, EnvError> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let Some(end) = after.find('}') else {
-            return Err("has an unterminated ${ (expected ${NAME})".to_string());
+            return Err(EnvError::Unterminated);
         };
         let name = &after[..end];
         let valid = name
@@ -245,25 +285,11 @@ pub fn expand_env(template: &str, env: &dyn Fn(&str) -> Option<String>) -> Resul
             .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
             && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !valid {
-            return Err(format!(
-                "has ${{{}}}, which is not a variable name (expected ${{NAME}} with letters, \
-                 digits and _)",
-                crate::config::values::clip(name)
-            ));
+            return Err(EnvError::NotAName(crate::config::values::clip(name)));
         }
         match env(name) {
-            None => {
-                return Err(format!(
-                    "environment variable {name} is not set (expected it to hold the value for \
-                     ${{{name}}})"
-                ))
-            }
-            Some(v) if v.is_empty() => {
-                return Err(format!(
-                    "environment variable {name} is set but empty (expected a value for \
-                     ${{{name}}})"
-                ))
-            }
+            None => return Err(EnvError::Unset(name.to_string())),
+            Some(v) if v.is_empty() => return Err(EnvError::Empty(name.to_string())),
             Some(v) => out.push_str(&v),
         }
         rest = &after[end + 1..];
@@ -350,7 +376,7 @@ mod tests {
         assert_eq!(parse_output_url("hls:out/web"), Ok(Hls("out/web".into())));
         assert_eq!(parse_output_url("hls:/srv/hls"), Ok(Hls("/srv/hls".into())));
         assert_eq!(redact_url("hls:/srv/hls"), "hls:/srv/hls");
-        let err = |u: &str| parse_output_url(u).unwrap_err();
+        let err = |u: &str| parse_output_url(u).unwrap_err().to_string();
         assert!(err("hls:").contains("no folder"));
         assert!(err("").contains("empty"));
         assert!(err("http://h/app/KEY").contains("\"http://h/app/****\" has the scheme \"http\""));
@@ -402,20 +428,24 @@ mod tests {
         assert_eq!(expand_env("a$b$", &env).unwrap(), "a$b$");
         assert_eq!(expand_env("${LOOP}", &env).unwrap(), "${KEY}");
         assert_eq!(
-            expand_env("x/${MISSING}", &env).unwrap_err(),
+            expand_env("x/${MISSING}", &env).unwrap_err().to_string(),
             "environment variable MISSING is not set (expected it to hold the value for ${MISSING})"
         );
         assert!(expand_env("${EMPTY}", &env)
             .unwrap_err()
+            .to_string()
             .contains("set but empty"));
         assert!(expand_env("a/${KEY", &env)
             .unwrap_err()
+            .to_string()
             .contains("unterminated"));
         assert!(expand_env("${1X}", &env)
             .unwrap_err()
+            .to_string()
             .contains("not a variable name"));
         assert!(expand_env("${}", &env)
             .unwrap_err()
+            .to_string()
             .contains("not a variable name"));
     }
 

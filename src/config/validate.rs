@@ -432,7 +432,7 @@ fn validate_outputs(
         let url = match expand_env(&o.url.0, env) {
             Ok(url) => {
                 if let Err(why) = parse_output_url(&url) {
-                    p.add(format!("outputs[{i}].url"), why);
+                    p.add(format!("outputs[{i}].url"), why.to_string());
                 }
                 url
             }

@@ -98,7 +98,7 @@ impl Passthrough {
         // it no delay): it plays with the live encoder's, like every packet around it.
         if s.video_delay != self.video_delay {
             if s.video_packets > self.video_delay.max(0) as u64 {
-                return Err(Unusable::Settings("reorder delay"));
+                return Err(Unusable::Settings("reorder frames"));
             }
             s.video_delay = self.video_delay;
         }

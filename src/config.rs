@@ -7,6 +7,7 @@
 //! field path) and builds the immutable `Channel` the rest of the program shares (STYLE rules
 //! 6 and 8). Every error says which file, where, and what was expected.
 
+mod env;
 mod live;
 mod output;
 mod overlay;
@@ -24,10 +25,9 @@ use std::path::{Path, PathBuf};
 use crate::time::{Micros, Rational};
 use validate::{validate, ChannelFile};
 
+pub use env::{expand_env, EnvError};
 pub use live::{parse_listen, LiveListen, LiveSettings, Takeover, MIN_KEY_CHARS};
-pub use output::{
-    expand_env, parse_output_url, redact_url, EnvError, OutputConfig, OutputTarget, UrlError,
-};
+pub use output::{parse_output_url, redact_url, OutputConfig, OutputTarget, UrlError};
 pub use prepare::PrepareSettings;
 pub(crate) use values::parse_fps as parse_fps_text;
 pub use values::{format_bitrate, format_fps};

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use serde::Deserialize;
 
-use super::output::expand_env;
+use super::env::expand_env;
 use super::values::{clip, Text};
 use super::{ApiToken, Problems};
 use crate::time::Micros;

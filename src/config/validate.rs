@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::env::expand_env;
 use super::live::{validate_live, LiveFile};
-use super::output::{self, expand_env, parse_output_url, OutputConfig};
+use super::output::{self, parse_output_url, OutputConfig};
 use super::overlay::{validate_overlay, validate_text, OverlayFile, TextFile};
 use super::prepare::{validate_prepare, PrepareFile};
 use super::values::{clip, format_bitrate, format_fps, parse_colour, present_or_null};

@@ -180,6 +180,18 @@ fn frames(f: &ChannelFormat, from: i64, to: i64) -> Vec<Media> {
     out
 }
 
+/// The video packets of `out` in order, and their presentation times sorted.
+fn video_of(out: &[encode::Encoded]) -> (Vec<&ff::Packet>, Vec<i64>) {
+    let vids: Vec<&ff::Packet> = out
+        .iter()
+        .filter(|e| e.kind == encode::Kind::Video)
+        .map(|e| &e.packet)
+        .collect();
+    let mut pts: Vec<i64> = vids.iter().map(|p| p.pts().unwrap()).collect();
+    pts.sort();
+    (vids, pts)
+}
+
 /// Decodes `vids` in order with a decoder for `params`: pictures out, packets refused.
 fn decode(params: &StreamParams, vids: &[&ff::Packet]) -> (i64, i64) {
     let mut dec = ff::codec::context::Context::from_parameters(params.video.clone())
@@ -241,13 +253,7 @@ fn splice_and_decode(preset: &str) {
         crate::libav::extradata(&copy_params.video)
     );
 
-    let vids: Vec<&ff::Packet> = out
-        .iter()
-        .filter(|e| e.kind == encode::Kind::Video)
-        .map(|e| &e.packet)
-        .collect();
-    let mut pts: Vec<i64> = vids.iter().map(|p| p.pts().unwrap()).collect();
-    pts.sort();
+    let (vids, pts) = video_of(&out);
     assert_eq!(
         pts,
         (0..135).collect::<Vec<_>>(),
@@ -353,13 +359,7 @@ fn short_stretches(preset: &str) {
     at += 1;
     let (out, params) = encode_all(preset, media);
     let delay = params.video_delay;
-    let vids: Vec<&ff::Packet> = out
-        .iter()
-        .filter(|e| e.kind == encode::Kind::Video)
-        .map(|e| &e.packet)
-        .collect();
-    let mut pts: Vec<i64> = vids.iter().map(|p| p.pts().unwrap()).collect();
-    pts.sort();
+    let (vids, pts) = video_of(&out);
     assert_eq!(
         pts,
         (0..at).collect::<Vec<_>>(),

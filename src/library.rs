@@ -16,6 +16,7 @@ use crossbeam_channel::{bounded, Sender};
 
 use crate::files::is_temp_name;
 use crate::pipeline::ChannelFormat;
+use crate::quarantine::Quarantine;
 
 /// Longest file name most file systems take.
 pub const MAX_NAME_BYTES: usize = 255;
@@ -94,7 +95,7 @@ pub struct Prober {
 }
 
 impl Prober {
-    pub fn start(fmt: ChannelFormat) -> std::io::Result<Prober> {
+    pub fn start(fmt: ChannelFormat, quarantine: Quarantine) -> std::io::Result<Prober> {
         let (tx, rx) = bounded::<(PathBuf, Reply)>(64);
         std::thread::Builder::new()
             .name("library-probe".into())
@@ -109,7 +110,7 @@ impl Prober {
                         .filter(|(size, mtime, _)| Some((*size, *mtime)) == key)
                         .map(|(_, _, v)| v.clone());
                     let v = hit.unwrap_or_else(|| {
-                        let v = crate::probe::facts(&path, &fmt);
+                        let v = crate::probe::facts(&path, &fmt, &quarantine);
                         if let Some((size, mtime)) = key {
                             cache.insert(path.clone(), (size, mtime, v.clone()));
                         }

@@ -11,6 +11,7 @@ use std::time::SystemTime;
 
 use crate::pipeline::open::probe_info;
 use crate::playlist::{Item, MediaItem, Playlist};
+use crate::quarantine::Quarantine;
 use crate::schedule::{resolve, slots, Anchor, Entry, EntryKind, Event, Schedule, Slot, SlotKind};
 use crate::time::Micros;
 
@@ -308,9 +309,12 @@ pub fn continue_index(old: &Lineup, new: &Lineup, last: Option<usize>) -> usize 
 }
 
 /// Probed lengths, cached by path and invalidated when the file's size or mtime changes.
+/// Probing goes through the channel's quarantine, so a file that crashed the process while
+/// being opened is not opened again for its length.
 #[derive(Default)]
 pub struct Durations {
     cache: HashMap<PathBuf, (u64, Option<SystemTime>, Option<Facts>)>,
+    quarantine: Quarantine,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -320,6 +324,13 @@ struct Facts {
 }
 
 impl Durations {
+    pub fn new(quarantine: Quarantine) -> Durations {
+        Durations {
+            cache: HashMap::new(),
+            quarantine,
+        }
+    }
+
     /// How long `item` plays: its `out`/`duration` cut of the file's length from `in`, a
     /// still's configured length (default 10 s), or `unplayable` when the file cannot be read
     /// now (it will be slated for that long).
@@ -349,10 +360,12 @@ impl Durations {
                 return *facts;
             }
         }
-        let facts = probe_info(&item.path).ok().map(|i| Facts {
-            duration: i.duration,
-            still: i.still,
-        });
+        let facts = probe_info(&item.path, &self.quarantine)
+            .ok()
+            .map(|i| Facts {
+                duration: i.duration,
+                still: i.still,
+            });
         self.cache.insert(item.path.clone(), (key.0, key.1, facts));
         facts
     }

@@ -28,6 +28,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::normalise::{audio_graph_with, AudioSource, Graph};
 use crate::pipeline::open::open;
 use crate::playlist::{Item, MediaItem, Playlist};
+use crate::quarantine::{During, Quarantine};
 use crate::time::{rescale, Rational, MICROS};
 
 /// ebur128 gates blocks below -70 LUFS; an item measured below this is silence (or hiss),
@@ -134,9 +135,9 @@ pub fn chain(g: &Gain, target: &LoudnessTarget) -> Option<String> {
 }
 
 /// Measures `item` from `in` to where it stops playing (its `out`/`duration`, else the end).
-pub fn measure(item: &MediaItem) -> Measured {
-    let _busy = crate::quarantine::busy(&item.path, crate::quarantine::During::Measure);
-    let mut o = open(&item.path, item.in_point).map_err(|e| e.detail)?;
+pub fn measure(item: &MediaItem, q: &Quarantine) -> Measured {
+    let _busy = q.busy(&item.path, During::Measure);
+    let mut o = open(&item.path, item.in_point, q).map_err(|e| e.detail)?;
     let Some(info) = o.info.audio.as_ref() else {
         return Err("the file has no audio".into());
     };
@@ -303,13 +304,14 @@ impl Meter {
         target: LoudnessTarget,
         cache: PathBuf,
         metrics: Arc<Metrics>,
+        quarantine: Quarantine,
     ) -> std::io::Result<Arc<Meter>> {
         let table = Arc::new(Mutex::new(load(&cache)));
         let (wants, rx) = bounded(4);
         let t = table.clone();
         std::thread::Builder::new()
             .name("loudness".into())
-            .spawn(move || run(rx, t, cache, metrics))?;
+            .spawn(move || run(rx, t, cache, metrics, quarantine))?;
         Ok(Arc::new(Meter {
             target,
             table,
@@ -388,6 +390,7 @@ fn run(
     table: Arc<Mutex<HashMap<Key, Measured>>>,
     cache: PathBuf,
     metrics: Arc<Metrics>,
+    quarantine: Quarantine,
 ) {
     let mut save_failed = false;
     let mut playlist = match rx.recv() {
@@ -404,14 +407,14 @@ fn run(
                 .filter(|(k, _)| !t.contains_key(k) && seen.insert(k.clone()))
                 // Not a file that crashed the process: it is not played either, and once
                 // cleared it is measured then.
-                .filter(|(_, m)| crate::quarantine::lookup(&m.path).is_none())
+                .filter(|(_, m)| quarantine.lookup(&m.path).is_none())
                 .collect()
         };
         metrics.loudness_queue.set(todo.len() as i64);
         let mut newer = None;
         for (n, (key, item)) in todo.iter().enumerate() {
             let started = std::time::Instant::now();
-            let result = measure(item);
+            let result = measure(item, &quarantine);
             let took = started.elapsed().as_secs_f64();
             match &result {
                 Ok(m) => {

@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::pipeline::normalise::{audio_chain, plan, video_chain, VideoSource};
 use crate::pipeline::open::open;
 use crate::pipeline::ChannelFormat;
+use crate::quarantine::Quarantine;
 use crate::time::Micros;
 
 /// A report for one file; `Err` holds the report for a file that would be replaced by slate.
@@ -28,7 +29,8 @@ pub fn report_all(
     };
     let (mut text, mut all_ok) = (String::new(), true);
     for m in media {
-        match report(m, &fmt) {
+        // `playout probe` runs apart from the channel: it opens every file it is given.
+        match report(m, &fmt, &Quarantine::none()) {
             Ok(r) => text.push_str(&r),
             Err(r) => {
                 all_ok = false;
@@ -44,10 +46,10 @@ pub fn report_all(
     (text, all_ok)
 }
 
-pub fn report(path: &Path, fmt: &ChannelFormat) -> Result<String, String> {
+pub fn report(path: &Path, fmt: &ChannelFormat, q: &Quarantine) -> Result<String, String> {
     let mut out = String::new();
     let _ = writeln!(out, "{}", path.display());
-    match open(path, Micros::ZERO) {
+    match open(path, Micros::ZERO, q) {
         Err(e) => {
             let _ = writeln!(
                 out,
@@ -109,8 +111,8 @@ pub fn report(path: &Path, fmt: &ChannelFormat) -> Result<String, String> {
 
 /// The same answer as `report`, as JSON for the control API: `playable`, and either what the
 /// file holds and what the channel will do with it, or why it would play as slate.
-pub fn facts(path: &Path, fmt: &ChannelFormat) -> serde_json::Value {
-    match open(path, Micros::ZERO) {
+pub fn facts(path: &Path, fmt: &ChannelFormat, q: &Quarantine) -> serde_json::Value {
+    match open(path, Micros::ZERO, q) {
         Err(e) => serde_json::json!({
             "playable": false,
             "reason": e.reason.label(),

@@ -25,8 +25,9 @@ use crate::lineup::{self, Durations, Timeline, TimelineCell};
 use crate::live::LiveAir;
 use crate::metrics::Metrics;
 use crate::output::manager::OutputList;
-use crate::pipeline::source::{Control, Frontier};
+use crate::pipeline::source::{self, Control, Frontier};
 use crate::playlist::Playlist;
+use crate::quarantine::{self, Quarantine};
 use crate::reload::{self, ReloadStatus, Reloader};
 use crate::time::Micros;
 
@@ -79,6 +80,8 @@ pub struct ChannelApi {
     pub reload: Sender<()>,
     /// How far the source has got.
     pub frontier: Arc<Frontier>,
+    /// The channel's quarantine (the library's prober opens files through it).
+    pub quarantine: Quarantine,
 }
 
 /// Ends a channel's stream at its next frame, from wherever it is held (a signal handler).
@@ -96,6 +99,7 @@ pub struct Channel {
     api: ChannelApi,
     stop: StopHandle,
     running: Running,
+    quarantine: Quarantine,
     /// Kept for as long as the channel runs: dropping it stops the watching.
     _watcher: Option<notify::RecommendedWatcher>,
 }
@@ -106,8 +110,8 @@ impl Channel {
     pub fn start(config: ChannelConfig, opts: RunOptions) -> Result<Channel, StartError> {
         let playlist = Arc::new(Playlist::load_named(&config.playlist, &config.file)?);
         reload::warn_live(&config, &playlist);
-        crate::quarantine::install(&crate::quarantine::Paths::beside(&config.state), opts.paced);
-        let mut durations = Durations::default();
+        let quarantine = Quarantine::open(&quarantine::Paths::beside(&config.state), opts.paced);
+        let mut durations = Durations::new(quarantine.clone());
         let lineup = Arc::new(lineup::build(
             playlist,
             config.timezone,
@@ -150,10 +154,16 @@ impl Channel {
                 flv_start: opts.flv_start,
                 output_list: output_list.clone(),
                 live_air: live_air.clone(),
-                cell: cell.clone(),
-                updates: update_rx,
-                control: skip_rx,
-                frontier: frontier.clone(),
+                inbox: source::Inbox {
+                    updates: update_rx,
+                    control: skip_rx,
+                },
+                outbox: source::Outbox {
+                    cell: cell.clone(),
+                    frontier: frontier.clone(),
+                    starts: Arc::default(),
+                },
+                quarantine: quarantine.clone(),
                 outputs: outputs.clone(),
                 stop_after: opts.stop_after,
                 paced,
@@ -186,11 +196,13 @@ impl Channel {
             skips: skip_tx,
             reload: request_tx,
             frontier,
+            quarantine: quarantine.clone(),
         };
         Ok(Channel {
             api,
             stop: StopHandle(stop),
             running,
+            quarantine,
             _watcher: watcher,
         })
     }
@@ -214,7 +226,7 @@ impl Channel {
     pub fn join(self) -> bool {
         let ok = self.running.join();
         if ok {
-            crate::quarantine::ended_cleanly();
+            self.quarantine.ended_cleanly();
         }
         ok
     }

@@ -13,7 +13,7 @@ use crossbeam_channel::bounded;
 
 use crate::clock::{Clock, SimulatedClock, SystemClock};
 use crate::config::{ChannelConfig, OutputConfig};
-use crate::lineup::{Timeline, TimelineCell};
+use crate::lineup::Timeline;
 use crate::loudness::{self, Meter};
 use crate::metrics::Metrics;
 use crate::output;
@@ -39,14 +39,13 @@ impl ChannelOrigin {
 }
 
 pub struct PipelineOptions {
-    /// Where the source publishes the timeline (the API reads it).
-    pub cell: Arc<TimelineCell>,
-    /// Reloaded lineups for the source to adopt.
-    pub updates: crossbeam_channel::Receiver<pipeline::follow::Update>,
-    /// Skips from the control API.
-    pub control: crossbeam_channel::Receiver<source::Control>,
-    /// How far the source has got, for the control API.
-    pub frontier: Arc<source::Frontier>,
+    /// What reaches the source while it runs: reloads and skips.
+    pub inbox: source::Inbox,
+    /// What the source publishes: the timeline and its frontier (the API reads them), where
+    /// each slot began (the outputs read it).
+    pub outbox: source::Outbox,
+    /// The channel's quarantine, for whatever opens, plays or measures a file.
+    pub quarantine: crate::quarantine::Quarantine,
     /// What to play to: `outputs(channel, --output URLs)`.
     pub outputs: Vec<OutputConfig>,
     pub stop_after: Option<Micros>,
@@ -147,7 +146,7 @@ pub fn start(
         crate::libav::extradata(&params.audio),
     );
     let video_delay = params.video_delay;
-    let starts = Arc::new(pipeline::starts::ItemStarts::default());
+    let starts = opts.outbox.starts.clone();
     tracing::info!(
         cpus = pipeline::cpus(),
         x264_threads = pipeline::encoder_threads(),
@@ -207,6 +206,7 @@ pub fn start(
                 target,
                 loudness::cache_path(&channel.state),
                 metrics.clone(),
+                opts.quarantine.clone(),
             )
             .map_err(RunError::Thread)?,
         ),
@@ -223,6 +223,7 @@ pub fn start(
                         loudness.clone(),
                         metrics.clone(),
                         extradata.clone(),
+                        opts.quarantine.clone(),
                     )
                     .map_err(RunError::Thread)?,
                 )
@@ -246,7 +247,7 @@ pub fn start(
                 metrics.clone(),
                 opts.stop.clone(),
                 opts.live_air,
-                opts.cell.clone(),
+                opts.outbox.cell.clone(),
             )?,
             origin.wall,
             origin.instant,
@@ -264,15 +265,11 @@ pub fn start(
             loudness,
             metrics,
             stop: opts.stop,
+            quarantine: opts.quarantine,
         },
         passthrough,
-        starts,
         live,
         timeline,
-        cell: opts.cell,
-        updates: opts.updates,
-        control: opts.control,
-        frontier: opts.frontier,
         t0: origin.wall,
         // Simulated time is not wall time: an unpaced run must not move a real channel's
         // anchor.
@@ -282,7 +279,7 @@ pub fn start(
     threads.push(
         std::thread::Builder::new()
             .name("source".into())
-            .spawn(move || source::run(settings, frame_tx))?,
+            .spawn(move || source::run(settings, opts.inbox, opts.outbox, frame_tx))?,
     );
     Ok(Running {
         threads,

@@ -27,6 +27,7 @@ use crate::loudness::Meter;
 use crate::metrics::Metrics;
 use crate::pipeline::passthrough::{CopyRequest, CopyRequests};
 use crate::playlist::{MediaItem, Playlist};
+use crate::quarantine::Quarantine;
 
 /// How often the folder and the playlist are looked at again with nothing new heard.
 const RESCAN: Duration = Duration::from_secs(60);
@@ -41,6 +42,7 @@ pub fn start(
     meter: Option<Arc<Meter>>,
     metrics: Arc<Metrics>,
     extradata: (Vec<u8>, Vec<u8>),
+    quarantine: Quarantine,
 ) -> std::io::Result<CopyRequests> {
     let (requests, rx) = CopyRequests::new(16);
     let w = Worker {
@@ -51,6 +53,7 @@ pub fn start(
         meter,
         metrics,
         extradata,
+        quarantine,
         failed: HashMap::new(),
         refused_room: 0,
         full_logged: false,
@@ -89,6 +92,7 @@ struct Worker {
     meter: Option<Arc<Meter>>,
     metrics: Arc<Metrics>,
     extradata: (Vec<u8>, Vec<u8>),
+    quarantine: Quarantine,
     failed: HashMap<ItemId, Failed>,
     /// The size of the last copy that did not fit under `max_size`: no copy is made while
     /// that much room cannot be found.
@@ -184,7 +188,7 @@ impl Worker {
         let mut todo = Vec::new();
         let mut named = HashSet::new();
         for m in super::prepare::media_of(p) {
-            if crate::quarantine::lookup(&m.path).is_some() {
+            if self.quarantine.lookup(&m.path).is_some() {
                 continue;
             }
             let Ok(source) = SourceId::stat(&m.path) else {
@@ -292,6 +296,7 @@ impl Worker {
                 &self.dir,
                 self.meter.as_ref(),
                 Some(self.threads),
+                &self.quarantine,
             )
         });
         let stamp = SourceId::stat(&item.path)

@@ -14,15 +14,16 @@ use ffmpeg_next as ff;
 use super::{copy_path, format_hash, hex, io, key, sidecar_path, ConformError, Sidecar, SourceId};
 use crate::config::ChannelConfig;
 use crate::files::{temp_path, write_atomic, Temp};
-use crate::lineup::{build, Durations, Timeline, TimelineCell};
+use crate::lineup::{build, Durations, Timeline};
 use crate::loudness::Meter;
 use crate::metrics::Metrics;
 use crate::pipeline::context::PlayContext;
 use crate::pipeline::encode::{self, Kind};
 use crate::pipeline::slate::Look;
-use crate::pipeline::source::{self, SourceSettings};
+use crate::pipeline::source::{self, Inbox, Outbox, SourceSettings};
 use crate::pipeline::ChannelFormat;
 use crate::playlist::{Item, MediaItem, Playlist};
+use crate::quarantine::Quarantine;
 use crate::schedule::Anchor;
 use crate::time::{frames_in, samples_at_frame, Micros};
 
@@ -37,6 +38,7 @@ pub fn make(
     dir: &Path,
     meter: Option<&Arc<Meter>>,
     threads: Option<usize>,
+    quarantine: &Quarantine,
 ) -> Result<(Sidecar, bool), ConformError> {
     let fmt = ChannelFormat::of(channel);
     let threads = threads.unwrap_or_else(crate::pipeline::encoder_threads);
@@ -61,7 +63,7 @@ pub fn make(
     if let Ok(s) = super::verify(dir, &key, &source, &ve, &ae, true) {
         return Ok((s, false));
     }
-    crate::pipeline::open::probe_info(&item.path).map_err(|e| ConformError::Media {
+    crate::pipeline::open::probe_info(&item.path, quarantine).map_err(|e| ConformError::Media {
         path: item.path.clone(),
         detail: e.detail,
     })?;
@@ -69,7 +71,7 @@ pub fn make(
         playlist,
         channel.timezone,
         channel.slate.failure_duration,
-        &mut Durations::default(),
+        &mut Durations::new(quarantine.clone()),
     ));
     let length = lineup.schedule.rotation[0].duration;
     let frames = frames_in(length, fmt.fps);
@@ -82,9 +84,8 @@ pub fn make(
             index: 0,
         },
     );
-    // Nothing reloads, skips or goes live here: the senders stay silent until the end.
-    let (_updates, updates) = bounded(1);
-    let (_control, control) = bounded(1);
+    // Nothing reloads, skips or goes live here.
+    let outbox = Outbox::new(&timeline);
     let settings = SourceSettings {
         ctx: PlayContext {
             fmt: fmt.clone(),
@@ -92,18 +93,14 @@ pub fn make(
             loudness: meter.cloned(),
             metrics: metrics.clone(),
             stop: Arc::new(AtomicBool::new(false)),
+            quarantine: quarantine.clone(),
         },
-        cell: Arc::new(TimelineCell::new(timeline.clone())),
         timeline,
-        updates,
-        control,
-        frontier: Arc::default(),
         t0: Micros::ZERO,
         state_file: None,
         stop_after: Some(length),
         live: None,
         passthrough: None,
-        starts: Arc::default(),
     };
     let (frame_tx, tee_rx) = bounded(crate::pipeline::FRAME_QUEUE);
     let (tee_tx, frame_rx) = bounded(crate::pipeline::FRAME_QUEUE);
@@ -131,7 +128,11 @@ pub fn make(
     let d = dispatch.clone();
     let src = std::thread::Builder::new()
         .name("prepare-source".into())
-        .spawn(move || tracing::dispatcher::with_default(&d, || source::run(settings, frame_tx)))
+        .spawn(move || {
+            tracing::dispatcher::with_default(&d, || {
+                source::run(settings, Inbox::silent(), outbox, frame_tx)
+            })
+        })
         .map_err(ConformError::Thread)?;
     let m = metrics.clone();
     let enc = std::thread::Builder::new()

@@ -213,6 +213,17 @@ pub fn key(source: &SourceId, item: &MediaItem, format: &str) -> String {
 
 /// Where a channel keeps its copies: `prepare.folder`, by default `conformed/` beside its
 /// state file.
+/// The loudness meter of a command run apart from the channel (`prepare`, `probe`), with
+/// `audio.loudness`: it reads and fills the channel's cache, with metrics of its own and no
+/// quarantine (such a command opens every file it is given).
+fn detached_meter(channel: &ChannelConfig) -> Option<std::sync::Arc<crate::loudness::Meter>> {
+    let target = channel.audio.loudness?;
+    let cache = crate::loudness::cache_path(&channel.state);
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+    let none = crate::quarantine::Quarantine::none();
+    crate::loudness::Meter::start(target, cache, metrics, none).ok()
+}
+
 pub fn cache_dir(channel: &ChannelConfig) -> PathBuf {
     if let Some(f) = channel.prepare.as_ref().and_then(|p| p.folder.clone()) {
         return f;

@@ -4,14 +4,12 @@
 //! missing file, one that fails to decode) is reported and skipped, and the others go on.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{cache_dir, make::make, ConformError, Sidecar};
 use crate::config::ChannelConfig;
-use crate::loudness::{cache_path, Meter};
-use crate::metrics::Metrics;
 use crate::playlist::{Item, MediaItem, Playlist};
+use crate::quarantine::Quarantine;
 
 /// How one item went.
 pub enum Done {
@@ -89,10 +87,7 @@ pub fn prepare(
     mut report: impl FnMut(usize, usize, &MediaItem, &Done),
 ) -> Summary {
     let folder = cache_dir(channel);
-    let meter = channel
-        .audio
-        .loudness
-        .and_then(|t| Meter::start(t, cache_path(&channel.state), Arc::new(Metrics::new())).ok());
+    let meter = super::detached_meter(channel);
     let items = media_of(playlist);
     let mut sum = Summary {
         folder: folder.clone(),
@@ -100,7 +95,14 @@ pub fn prepare(
     };
     for (i, item) in items.iter().enumerate() {
         let t = Instant::now();
-        let done = match make(channel, item, &folder, meter.as_ref(), None) {
+        let done = match make(
+            channel,
+            item,
+            &folder,
+            meter.as_ref(),
+            None,
+            &Quarantine::none(),
+        ) {
             Ok((s, fresh)) => {
                 sum.copied_seconds +=
                     s.frames as f64 * channel.video.fps.den as f64 / channel.video.fps.num as f64;

@@ -2,12 +2,9 @@
 //! file will pass through from its conformed copy, and if not, why not.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use super::Unusable;
 use crate::config::ChannelConfig;
-use crate::loudness::{cache_path, Meter};
-use crate::metrics::Metrics;
 use crate::pipeline::passthrough::Passthrough;
 use crate::pipeline::ChannelFormat;
 use crate::playlist::Playlist;
@@ -47,10 +44,7 @@ pub fn lines(channel: &ChannelConfig, playlist: &Playlist, file: &Path) -> Vec<S
         preparer: None,
         hashed: Default::default(),
     };
-    let meter = channel
-        .audio
-        .loudness
-        .and_then(|t| Meter::start(t, cache_path(&channel.state), Arc::new(Metrics::new())).ok());
+    let meter = super::detached_meter(channel);
     items
         .iter()
         .map(|m| {

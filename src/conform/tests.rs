@@ -8,6 +8,7 @@ use ffmpeg_next as ff;
 use super::*;
 use crate::config::ChannelConfig;
 use crate::playlist::Playlist;
+use crate::quarantine::Quarantine;
 
 fn clip(dir: &Path) -> std::path::PathBuf {
     let out = dir.join("clip.mp4");
@@ -55,7 +56,7 @@ fn a_copy_is_made_once_found_again_and_refused_when_damaged_or_foreign() {
     let cache = d.path().join("conformed");
     // One x264 thread, as the background preparer makes it: the parameter sets are still
     // the live encoder's (which has encoder_threads()).
-    let (s, fresh) = make::make(&ch, &item, &cache, None, Some(1)).unwrap();
+    let (s, fresh) = make::make(&ch, &item, &cache, None, Some(1), &Quarantine::none()).unwrap();
     assert!(fresh);
     // 3 s at 30 fps; the audio the timeline gives 90 frames; a keyframe every 2 s.
     assert_eq!((s.frames, s.samples, s.video_packets), (90, 144_000, 90));
@@ -71,7 +72,7 @@ fn a_copy_is_made_once_found_again_and_refused_when_damaged_or_foreign() {
         .modified()
         .unwrap();
     assert_eq!(
-        make::make(&ch, &item, &cache, None, None).unwrap(),
+        make::make(&ch, &item, &cache, None, None, &Quarantine::none()).unwrap(),
         (s.clone(), false)
     );
     let after = std::fs::metadata(copy_path(&cache, &s.key))
@@ -149,7 +150,7 @@ fn a_copy_is_made_once_found_again_and_refused_when_damaged_or_foreign() {
         Err(Unusable::Size { .. })
     ));
     // A damaged copy is made again by the next prepare.
-    let (again, fresh) = make::make(&ch, &item, &cache, None, None).unwrap();
+    let (again, fresh) = make::make(&ch, &item, &cache, None, None, &Quarantine::none()).unwrap();
     assert!(fresh);
     assert_eq!((again.key.as_str(), again.frames), (s.key.as_str(), 90));
     assert!(verify(&cache, &s.key, &src, &ve, &ae, true).is_ok());
@@ -161,7 +162,7 @@ fn a_copy_cut_inside_a_group_of_b_frames_ends_where_every_frame_decodes() {
     let d = tempfile::tempdir().unwrap();
     let (ch, item) = channel(d.path(), "veryfast");
     let cache = d.path().join("conformed");
-    let (s, _) = make::make(&ch, &item, &cache, None, None).unwrap();
+    let (s, _) = make::make(&ch, &item, &cache, None, None, &Quarantine::none()).unwrap();
     let fmt = crate::pipeline::ChannelFormat::of(&ch);
     let (tx, rx) = crossbeam_channel::unbounded();
     let mut sp = crate::pipeline::splice::Splicer::new(fmt.clone(), tx, None, None);

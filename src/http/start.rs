@@ -71,7 +71,10 @@ impl State {
                 playlist: c.playlist.clone(),
                 media_dir: c.media.dir.clone(),
                 max_upload: c.media.max_upload,
-                prober: crate::library::Prober::start(crate::pipeline::ChannelFormat::of(c))?,
+                prober: crate::library::Prober::start(
+                    crate::pipeline::ChannelFormat::of(c),
+                    api.quarantine.clone(),
+                )?,
                 skips: api.skips.clone(),
                 reload: api.reload.clone(),
                 frontier: api.frontier.clone(),

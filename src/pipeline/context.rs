@@ -9,6 +9,7 @@ use super::media::ChannelFormat;
 use super::slate::Look;
 use crate::loudness::Meter;
 use crate::metrics::Metrics;
+use crate::quarantine::Quarantine;
 
 pub struct PlayContext {
     pub fmt: ChannelFormat,
@@ -19,4 +20,6 @@ pub struct PlayContext {
     pub metrics: Arc<Metrics>,
     /// Set by a signal: end the stream at the next frame.
     pub stop: Arc<AtomicBool>,
+    /// The channel's quarantine: what it keeps off air, and the journal of what is in hand.
+    pub quarantine: Quarantine,
 }

@@ -11,6 +11,7 @@ use crossbeam_channel::{bounded, Receiver};
 use super::open::{open, OpenError, Opened};
 use super::slate::Look;
 use crate::lineup::Lineup;
+use crate::quarantine::Quarantine;
 use crate::schedule::{occurrence_at_or_after, resolve, Anchor, Slot};
 use crate::time::{rescale, Micros, MICROS};
 
@@ -102,32 +103,39 @@ impl FrameClock {
 pub(super) struct Prefetch {
     pub(super) path: PathBuf,
     pub(super) in_point: Micros,
+    quarantine: Quarantine,
     rx: Receiver<Result<Opened, OpenError>>,
 }
 
 impl Prefetch {
-    pub(super) fn spawn(path: PathBuf, in_point: Micros) -> Self {
+    pub(super) fn spawn(path: PathBuf, in_point: Micros, quarantine: Quarantine) -> Self {
         let (tx, rx) = bounded(1);
         let p = path.clone();
+        let q = quarantine.clone();
         // It logs where its opener logs (a background preparer's source logs nowhere).
         let dispatch = tracing::dispatcher::get_default(|d| d.clone());
         let spawned = std::thread::Builder::new()
             .name("open-ahead".into())
             .spawn(move || {
                 tracing::dispatcher::with_default(&dispatch, || {
-                    let _ = tx.send(open(&p, in_point));
+                    let _ = tx.send(open(&p, in_point, &q));
                 })
             });
         if let Err(e) = spawned {
             tracing::warn!(error = %e, "Could not start the open-ahead thread.");
         }
-        Prefetch { path, in_point, rx }
+        Prefetch {
+            path,
+            in_point,
+            quarantine,
+            rx,
+        }
     }
 
     pub(super) fn take(self) -> Result<Opened, OpenError> {
         match self.rx.recv() {
             Ok(r) => r,
-            Err(_) => open(&self.path, self.in_point),
+            Err(_) => open(&self.path, self.in_point, &self.quarantine),
         }
     }
 }

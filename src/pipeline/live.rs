@@ -217,7 +217,7 @@ pub fn play(
         .with_label_values(&["to_live"])
         .inc();
     tracing::info!(at = %rfc3339(start), %title, reason = if until.is_some() { "the live event is on and a publisher's picture is waiting" } else { "a publisher's first picture arrived" }, "Switched to the live input.");
-    crate::quarantine::on_air(None);
+    ctx.quarantine.on_air(None);
     sp.begin_item(None, slate);
     let channels = fmt.channels as usize;
     let mut fifo: Vec<Vec<f32>> = vec![Vec::new(); channels];

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use ffmpeg_next as ff;
 
 use crate::libav;
+use crate::quarantine::{During, Quarantine};
 use crate::time::{Micros, Rational};
 
 /// Why an item could not play. `label()` is the `reason` metric label.
@@ -113,9 +114,9 @@ fn err(path: &Path, reason: FailReason, detail: impl Into<String>) -> OpenError 
 
 /// Opens `path`, picks its best video and audio streams, opens decoders and seeks to
 /// `in_point`.
-pub fn open(path: &Path, in_point: Micros) -> Result<Opened, OpenError> {
-    let _busy = crate::quarantine::busy(path, crate::quarantine::During::Open);
-    let (input, info) = demux(path)?;
+pub fn open(path: &Path, in_point: Micros, q: &Quarantine) -> Result<Opened, OpenError> {
+    let _busy = q.busy(path, During::Open);
+    let (input, info) = demux(path, q)?;
     let video = match &info.video {
         Some(v) => Some(
             open_decoder(&input, v.index, path)?
@@ -158,22 +159,25 @@ pub fn open(path: &Path, in_point: Micros) -> Result<Opened, OpenError> {
 }
 
 /// What a file holds, without opening decoders: for durations in the schedule.
-pub fn probe_info(path: &Path) -> Result<MediaInfo, OpenError> {
-    let _busy = crate::quarantine::busy(path, crate::quarantine::During::Open);
-    demux(path).map(|(_, info)| info)
+pub fn probe_info(path: &Path, q: &Quarantine) -> Result<MediaInfo, OpenError> {
+    let _busy = q.busy(path, During::Open);
+    demux(path, q).map(|(_, info)| info)
 }
 
 /// The error for a file the quarantine keeps off air, if it does.
-pub fn quarantined(path: &Path) -> Option<OpenError> {
-    crate::quarantine::lookup(path).map(|e| err(path, FailReason::Quarantined, e.reason()))
+pub fn quarantined(path: &Path, q: &Quarantine) -> Option<OpenError> {
+    q.lookup(path)
+        .map(|e| err(path, FailReason::Quarantined, e.reason()))
 }
 
 /// Opens the demuxer and reads the stream layout; every "cannot play" before decoding.
-fn demux(path: &Path) -> Result<(ff::format::context::Input, MediaInfo), OpenError> {
-    if crate::quarantine::refuses_open(path) {
-        return Err(
-            quarantined(path).unwrap_or_else(|| err(path, FailReason::Quarantined, "quarantined"))
-        );
+fn demux(
+    path: &Path,
+    q: &Quarantine,
+) -> Result<(ff::format::context::Input, MediaInfo), OpenError> {
+    if q.refuses_open(path) {
+        return Err(quarantined(path, q)
+            .unwrap_or_else(|| err(path, FailReason::Quarantined, "quarantined")));
     }
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => err(path, FailReason::Missing, "file does not exist"),

@@ -65,19 +65,13 @@ impl Frontier {
     }
 }
 
+/// What the source runs with. None of it changes while it runs, except the look, which a
+/// reload replaces at a boundary (it rides with the lineup, in the inbox).
 pub struct SourceSettings {
-    /// What playing each slot needs (format, look, loudness, metrics, stop flag).
+    /// What playing each slot needs (format, look, loudness, metrics, stop flag, quarantine).
     pub ctx: PlayContext,
     /// Where the channel starts; the source owns it from then on.
     pub timeline: Timeline,
-    /// Where the source publishes the timeline after adopting a reload (the API reads it).
-    pub cell: Arc<TimelineCell>,
-    /// Reloaded lineups from the reloader.
-    pub updates: Receiver<super::follow::Update>,
-    /// Skips from the control API.
-    pub control: Receiver<Control>,
-    /// Where the source publishes how far it has got.
-    pub frontier: Arc<Frontier>,
     /// The channel time (Unix µs) of frame 0 of this run.
     pub t0: Micros,
     /// Where to keep the anchor across restarts (none for unpaced runs: simulated time).
@@ -88,12 +82,51 @@ pub struct SourceSettings {
     pub live: Option<LiveFeed>,
     /// Conformed copies to pass through (`prepare:`), when on.
     pub passthrough: Option<super::passthrough::Passthrough>,
-    /// Where each slot began, told to the outputs (`starts`).
+}
+
+/// What reaches the source while it runs. The stop flag is in the play context, which every
+/// slot's player reads.
+pub struct Inbox {
+    /// Reloaded lineups (and their look) from the reloader.
+    pub updates: Receiver<super::follow::Update>,
+    /// Skips from the control API.
+    pub control: Receiver<Control>,
+}
+
+impl Inbox {
+    /// An inbox nothing ever reaches (a conform run: nothing reloads, skips or goes live).
+    /// Its senders are dropped, so the source never waits on it.
+    pub fn silent() -> Inbox {
+        Inbox {
+            updates: crossbeam_channel::never(),
+            control: crossbeam_channel::never(),
+        }
+    }
+}
+
+/// What the source publishes for others to read.
+pub struct Outbox {
+    /// The timeline after each reload or skip it adopts (the API reads it).
+    pub cell: Arc<TimelineCell>,
+    /// How far the source has got.
+    pub frontier: Arc<Frontier>,
+    /// Where each slot began, told to the outputs.
     pub starts: Arc<super::starts::ItemStarts>,
 }
 
+impl Outbox {
+    /// An outbox nobody reads but the caller, starting from `timeline`.
+    pub fn new(timeline: &Timeline) -> Outbox {
+        Outbox {
+            cell: Arc::new(TimelineCell::new(timeline.clone())),
+            frontier: Arc::default(),
+            starts: Arc::default(),
+        }
+    }
+}
+
 /// Runs until `stop_after`, the stop flag, or the encoder going away.
-pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
+pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) {
     let stop_at = s.stop_after.map(|d| frames_in(d, s.ctx.fmt.fps));
     let mut splicer = Splicer::new(s.ctx.fmt.clone(), tx, stop_at, Some(s.ctx.metrics.clone()));
     let mut prefetch: Option<Prefetch> = None;
@@ -106,7 +139,7 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
     let mut tl = s.timeline.clone();
     let mut last_rotation: Option<usize> = None;
     let watch = Updates {
-        rx: &s.updates,
+        rx: &inbox.updates,
         pending: RefCell::new(None),
         look: RefCell::new(None),
     };
@@ -122,11 +155,11 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
             event_slate.forget();
             tracing::info!(at = %rfc3339(pos), logo = s.ctx.look.overlay.is_some(), "New overlay takes effect.");
         }
-        s.frontier.set(pos);
+        out.frontier.set(pos);
         if let Some(new) = watch.take() {
             let index = continue_index(&tl.lineup, &new, last_rotation);
             tl = tl.succeed(new, Anchor { at: pos, index });
-            s.cell.set(tl.clone());
+            out.cell.set(tl.clone());
             tracing::info!(at = %rfc3339(pos), next = %tl.lineup.schedule.rotation.get(index).map(|e| e.title.as_str()).unwrap_or("-"), "Playlist change takes effect.");
         }
         if let Some((reply, title)) = skip.borrow_mut().take() {
@@ -134,7 +167,7 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
             let n = tl.lineup.schedule.rotation.len().max(1);
             let index = last_rotation.map_or(0, |i| (i + 1) % n);
             tl = tl.succeed(tl.lineup.clone(), Anchor { at: pos, index });
-            s.cell.set(tl.clone());
+            out.cell.set(tl.clone());
             let (next, _) = tl.resolve(pos);
             let next = tl.lineup.describe(next.kind).0.to_string();
             tracing::info!(at = %rfc3339(pos), skipped = %title, %next, "Skipped.");
@@ -172,7 +205,7 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
             last_rotation = Some(i);
         }
         let (title, kind) = lineup.describe(slot.kind);
-        s.starts.begin(
+        out.starts.begin(
             crate::time::Micros(crate::time::rescale(
                 splicer.position_frames(),
                 s.ctx.fmt.frame_tb(),
@@ -195,13 +228,13 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
                 if !published.as_ref().is_some_and(|q| Arc::ptr_eq(q, &p)) {
                     let index = continue_index(&tl.lineup, &p, last_rotation);
                     let at = clock.time_of(cut_frame);
-                    s.cell.set(tl.succeed(p.clone(), Anchor { at, index }));
+                    out.cell.set(tl.succeed(p.clone(), Anchor { at, index }));
                     published = Some(p);
                 }
             }
         };
         let mut check = |at: i64| -> Option<i64> {
-            s.frontier.set(clock.time_of(at));
+            out.frontier.set(clock.time_of(at));
             if let Some(feed) = s.live.as_ref().filter(|f| f.waiting()) {
                 if feed.admit(&lineup, &slot).is_some() {
                     cut.set(cut.get().min(at + 1));
@@ -209,7 +242,7 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
                 }
                 feed.off_air(&lineup, clock.time_of(at));
             }
-            while let Ok(Control::Skip { on_air, reply }) = s.control.try_recv() {
+            while let Ok(Control::Skip { on_air, reply }) = inbox.control.try_recv() {
                 if on_air < slot.start {
                     let (gone, lineup) = tl.resolve(on_air);
                     let _ = reply.send(Ok(Skipped {
@@ -248,7 +281,7 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
             // So does the preparer, at idle priority.
             p.want(&lineup.playlist);
         }
-        crate::quarantine::on_air(media.map(|m| m.path.as_path()));
+        s.ctx.quarantine.on_air(media.map(|m| m.path.as_path()));
         let frames = end - splicer.position_frames();
         let copy = media.zip(s.passthrough.as_ref()).and_then(|(m, pt)| {
             super::passthrough::usable(
@@ -261,7 +294,7 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
         });
         let opened = media.filter(|_| copy.is_none()).map(|m| {
             let start = start_in_file(m.in_point, slot.start, pos);
-            if let Some(e) = super::open::quarantined(&m.path) {
+            if let Some(e) = super::open::quarantined(&m.path, &s.ctx.quarantine) {
                 prefetch = None;
                 return (start, Err(e));
             }
@@ -269,7 +302,7 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
                 Some(p) if p.path == m.path && p.in_point == start => p.take(),
                 _ => {
                     tracing::debug!(file = %m.path.display(), from = %start, "Not opened ahead; opening now.");
-                    open(&m.path, start)
+                    open(&m.path, start, &s.ctx.quarantine)
                 }
             };
             (start, opened)
@@ -280,10 +313,10 @@ pub fn run(mut s: SourceSettings, tx: Sender<Media>) {
         let next_pos = clock.time_of(end);
         prefetch = lineup
             .media(next.kind)
-            .filter(|n| crate::quarantine::lookup(&n.path).is_none())
+            .filter(|n| s.ctx.quarantine.lookup(&n.path).is_none())
             .map(|n| {
                 let from = start_in_file(n.in_point, next.start, next_pos);
-                Prefetch::spawn(n.path.clone(), from)
+                Prefetch::spawn(n.path.clone(), from, s.ctx.quarantine.clone())
             });
         let flow = match media.zip(opened) {
             None if copy.is_some() => {

@@ -21,8 +21,16 @@ use crate::quarantine::Quarantine;
 /// Longest file name most file systems take.
 pub const MAX_NAME_BYTES: usize = 255;
 
+/// A name that cannot be a library file, and why.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the name {:?} {why} (expected a plain file name such as show.mp4)", crate::config::values::clip(.name))]
+pub struct NameError {
+    pub name: String,
+    pub why: &'static str,
+}
+
 /// Why a name cannot be a library file, or `Ok` with it.
-pub fn check_name(name: &str) -> Result<&str, String> {
+pub fn check_name(name: &str) -> Result<&str, NameError> {
     let why = if name.is_empty() {
         "is empty"
     } else if name.len() > MAX_NAME_BYTES {
@@ -42,10 +50,10 @@ pub fn check_name(name: &str) -> Result<&str, String> {
     } else {
         return Ok(name);
     };
-    Err(format!(
-        "the name {:?} {why} (expected a plain file name such as show.mp4)",
-        crate::config::values::clip(name)
-    ))
+    Err(NameError {
+        name: name.to_string(),
+        why,
+    })
 }
 
 /// One file of the library.
@@ -158,7 +166,7 @@ mod tests {
             ("a\nb", "control"),
             (" a", "space"),
         ] {
-            let e = check_name(bad).unwrap_err();
+            let e = check_name(bad).unwrap_err().to_string();
             assert!(e.contains(why), "{bad:?}: {e}");
         }
         assert!(check_name(&"x".repeat(256)).is_err());

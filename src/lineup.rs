@@ -161,24 +161,9 @@ impl Timeline {
     }
 }
 
-/// The current timeline, for readers on other threads (the HTTP API). Its owner replaces
-/// it whole; readers take a snapshot and never hold the lock.
-#[derive(Debug)]
-pub struct TimelineCell(std::sync::RwLock<Arc<Timeline>>);
-
-impl TimelineCell {
-    pub fn new(t: Timeline) -> Self {
-        TimelineCell(std::sync::RwLock::new(Arc::new(t)))
-    }
-
-    pub fn get(&self) -> Arc<Timeline> {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    pub fn set(&self, t: Timeline) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(t);
-    }
-}
+/// The current timeline, for readers on other threads (the HTTP API). The source replaces
+/// it whole.
+pub type TimelineCell = crate::snapshot::Snapshot<Timeline>;
 
 /// What a slot shows, for the EPG and the API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

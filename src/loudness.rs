@@ -55,7 +55,26 @@ pub struct Measure {
 }
 
 /// What the meter knows about an item: a measure, or why there is none.
-pub type Measured = Result<Measure, String>;
+pub type Measured = Result<Measure, Unmeasurable>;
+
+/// Why an item's loudness cannot be measured, as said to a person. It is kept in the cache
+/// file as the bare text it has always been, so caches written before still load.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[serde(transparent)]
+#[error("{0}")]
+pub struct Unmeasurable(pub String);
+
+impl From<&str> for Unmeasurable {
+    fn from(why: &str) -> Self {
+        Unmeasurable(why.to_string())
+    }
+}
+
+impl From<String> for Unmeasurable {
+    fn from(why: String) -> Self {
+        Unmeasurable(why)
+    }
+}
 
 /// What an item's audio gets on air.
 #[derive(Clone, Debug, PartialEq)]
@@ -137,7 +156,7 @@ pub fn chain(g: &Gain, target: &LoudnessTarget) -> Option<String> {
 /// Measures `item` from `in` to where it stops playing (its `out`/`duration`, else the end).
 pub fn measure(item: &MediaItem, q: &Quarantine) -> Measured {
     let _busy = q.busy(&item.path, During::Measure);
-    let mut o = open(&item.path, item.in_point, q).map_err(|e| e.detail)?;
+    let mut o = open(&item.path, item.in_point, q).map_err(|e| Unmeasurable(e.detail))?;
     let Some(info) = o.info.audio.as_ref() else {
         return Err("the file has no audio".into());
     };
@@ -198,7 +217,7 @@ struct Ebur128 {
 }
 
 impl Ebur128 {
-    fn push(&mut self, f: &mut ff::frame::Audio) -> Result<(), String> {
+    fn push(&mut self, f: &mut ff::frame::Audio) -> Result<(), Unmeasurable> {
         let src = AudioSource::of(f);
         if src.rate == 0 || src.channels == 0 {
             return Ok(());
@@ -288,7 +307,7 @@ impl Key {
 #[derive(Serialize, Deserialize)]
 struct Entry {
     key: Key,
-    result: Result<Measure, String>,
+    result: Measured,
 }
 
 /// The meter: its thread measures; everyone else looks up. The thread is the only writer of

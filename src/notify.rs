@@ -158,19 +158,25 @@ impl Notifier {
 
 /// Whether the pipeline is alive: frames encoded within `limit`, and the pacer no further
 /// than `limit` behind the wall clock.
-fn health(metrics: &Metrics, limit: Duration) -> Result<(), String> {
+fn health(metrics: &Metrics, limit: Duration) -> Result<(), Unhealthy> {
     let stalled = metrics.stalled_for();
     if stalled > limit {
-        return Err(format!(
-            "no frame encoded for {:.1} s",
-            stalled.as_secs_f64()
-        ));
+        return Err(Unhealthy::Stalled(stalled.as_secs_f64()));
     }
     let drift = metrics.wallclock_drift_seconds.get();
     if drift < -limit.as_secs_f64() {
-        return Err(format!("output is {:.1} s behind the wall clock", -drift));
+        return Err(Unhealthy::Behind(-drift));
     }
     Ok(())
+}
+
+/// Why the watchdog is not fed.
+#[derive(Debug, PartialEq, thiserror::Error)]
+enum Unhealthy {
+    #[error("no frame encoded for {0:.1} s")]
+    Stalled(f64),
+    #[error("output is {0:.1} s behind the wall clock")]
+    Behind(f64),
 }
 
 fn connect(socket: &UnixDatagram, addr: &str) -> Result<(), NotifyError> {
@@ -236,9 +242,13 @@ mod tests {
         m.wallclock_drift_seconds.set(-0.5);
         assert!(health(&m, limit)
             .unwrap_err()
+            .to_string()
             .contains("behind the wall clock"));
         m.wallclock_drift_seconds.set(0.2);
         std::thread::sleep(Duration::from_millis(80));
-        assert!(health(&m, limit).unwrap_err().contains("no frame encoded"));
+        assert!(health(&m, limit)
+            .unwrap_err()
+            .to_string()
+            .contains("no frame encoded"));
     }
 }

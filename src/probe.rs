@@ -30,13 +30,9 @@ pub fn report_all(
     let (mut text, mut all_ok) = (String::new(), true);
     for m in media {
         // `playout probe` runs apart from the channel: it opens every file it is given.
-        match report(m, &fmt, &Quarantine::none()) {
-            Ok(r) => text.push_str(&r),
-            Err(r) => {
-                all_ok = false;
-                text.push_str(&r);
-            }
-        }
+        let (r, ok) = report(m, &fmt, &Quarantine::none());
+        text.push_str(&r);
+        all_ok &= ok;
         if let Some((c, p)) = channel {
             for line in crate::conform::probe::lines(c, p, m) {
                 let _ = writeln!(text, "{line}");
@@ -46,7 +42,8 @@ pub fn report_all(
     (text, all_ok)
 }
 
-pub fn report(path: &Path, fmt: &ChannelFormat, q: &Quarantine) -> Result<String, String> {
+/// What `playout probe` says of one file, and whether it plays (else it is slated).
+pub fn report(path: &Path, fmt: &ChannelFormat, q: &Quarantine) -> (String, bool) {
     let mut out = String::new();
     let _ = writeln!(out, "{}", path.display());
     match open(path, Micros::ZERO, q) {
@@ -57,7 +54,7 @@ pub fn report(path: &Path, fmt: &ChannelFormat, q: &Quarantine) -> Result<String
                 e.detail,
                 e.reason.label()
             );
-            Err(out)
+            (out, false)
         }
         Ok(o) => {
             let i = &o.info;
@@ -104,7 +101,7 @@ pub fn report(path: &Path, fmt: &ChannelFormat, q: &Quarantine) -> Result<String
             if i.audio.is_some() {
                 let _ = writeln!(out, "  audio filters: {}", audio_chain(fmt));
             }
-            Ok(out)
+            (out, true)
         }
     }
 }

@@ -18,23 +18,38 @@ use crate::pipeline::follow::Update;
 use crate::pipeline::slate::Look;
 use crate::pipeline::ChannelFormat;
 use crate::playlist::{Item, Playlist};
+use crate::snapshot::Snapshot;
 
 /// Quiet time after the last change before reloading: editors write in bursts, and
 /// rename-over and delete-then-create are two events for one save.
 pub const DEBOUNCE: Duration = Duration::from_millis(300);
 
-/// The last rejected reload, for `/api/v1/now` and `/healthz`; cleared by a good one.
-#[derive(Default, Debug)]
-pub struct ReloadStatus(Mutex<Option<String>>);
+/// What the reloader last did, as it publishes it (`/api/v1/now`, `/healthz`, `/metrics`).
+#[derive(Clone, Debug, Default)]
+pub struct ReloadStatus {
+    /// Why the last reload was rejected, until a good one clears it.
+    pub last_error: Option<String>,
+}
 
-impl ReloadStatus {
-    pub fn last_error(&self) -> Option<String> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    fn set(&self, e: Option<String>) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = e;
-    }
+/// Why a reload was rejected. The playlist on air plays on.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{}: {field} changed, which cannot change on air (restart playout to apply it)", .file.display())]
+    NeedsRestart { file: PathBuf, field: &'static str },
+    #[error("{}: overlay: the logo cannot be drawn: {source}", .file.display())]
+    Logo {
+        file: PathBuf,
+        source: ffmpeg_next::Error,
+    },
+    #[error("{}: outputs: the list is empty; a channel needs at least one output", .file.display())]
+    NoOutputs { file: PathBuf },
+    #[error("{}: {source}", .file.display())]
+    Outputs {
+        file: PathBuf,
+        source: crate::output::manager::ApplyError,
+    },
 }
 
 pub struct Reloader {
@@ -42,7 +57,7 @@ pub struct Reloader {
     pub durations: Durations,
     pub updates: Sender<Update>,
     pub metrics: Arc<Metrics>,
-    pub status: Arc<ReloadStatus>,
+    pub status: Arc<Snapshot<ReloadStatus>>,
     /// The outputs the channel started, which a reload changes.
     pub outputs: Arc<Mutex<Manager>>,
     /// The outputs came from `--output`: the file's `outputs:` is not applied.
@@ -65,7 +80,7 @@ impl Reloader {
                     .with_label_values(&["ok"])
                     .inc();
                 self.metrics.playlist_items.set(items as i64);
-                self.status.set(None);
+                self.status.set(ReloadStatus::default());
                 tracing::info!(%file, items, events, "Playlist reloaded.");
                 true
             }
@@ -75,32 +90,33 @@ impl Reloader {
                     .with_label_values(&["rejected"])
                     .inc();
                 tracing::error!(error = %e, "Reload rejected; the playlist on air is unchanged.");
-                self.status.set(Some(e));
+                self.status.set(ReloadStatus {
+                    last_error: Some(e.to_string()),
+                });
                 false
             }
         }
     }
 
-    fn prepare(&mut self) -> Result<Update, String> {
-        let channel = ChannelConfig::load(&self.channel.file).map_err(|e| e.to_string())?;
+    fn prepare(&mut self) -> Result<Update, ReloadError> {
+        let channel = ChannelConfig::load(&self.channel.file)?;
         if let Some(field) = restart_needed(&self.channel, &channel) {
-            return Err(format!(
-                "{}: {field} changed, which cannot change on air (restart playout to apply it)",
-                channel.file.display()
-            ));
+            return Err(ReloadError::NeedsRestart {
+                file: channel.file.clone(),
+                field,
+            });
         }
-        let playlist =
-            Playlist::load_named(&channel.playlist, &channel.file).map_err(|e| e.to_string())?;
+        let playlist = Playlist::load_named(&channel.playlist, &channel.file)?;
         warn_missing(&playlist);
         warn_live(&channel, &playlist);
         // A new logo is drawn here, off the media path; one that cannot be drawn rejects the
         // reload and the logo on air stays.
         let look = if channel.overlay != self.channel.overlay || channel.text != self.channel.text {
-            let look = Look::of(&channel, &ChannelFormat::of(&channel)).map_err(|e| {
-                format!(
-                    "{}: overlay: the logo cannot be drawn: {e}",
-                    channel.file.display()
-                )
+            let look = Look::of(&channel, &ChannelFormat::of(&channel)).map_err(|source| {
+                ReloadError::Logo {
+                    file: channel.file.clone(),
+                    source,
+                }
             })?;
             Some(look)
         } else {
@@ -129,17 +145,18 @@ impl Reloader {
 impl Reloader {
     /// Starts, stops and restarts outputs to match `channel`'s, at once (not at a boundary):
     /// the others and the timeline are untouched.
-    fn apply_outputs(&mut self, channel: &ChannelConfig) -> Result<(), String> {
+    fn apply_outputs(&mut self, channel: &ChannelConfig) -> Result<(), ReloadError> {
+        let file = || channel.file.clone();
         if channel.outputs.is_empty() {
-            return Err(format!(
-                "{}: outputs: the list is empty; a channel needs at least one output",
-                channel.file.display()
-            ));
+            return Err(ReloadError::NoOutputs { file: file() });
         }
         let mut m = self.outputs.lock().unwrap_or_else(|e| e.into_inner());
         let changes = m
             .apply(channel.outputs.clone())
-            .map_err(|e| format!("{}: {e}", channel.file.display()))?;
+            .map_err(|source| ReloadError::Outputs {
+                file: file(),
+                source,
+            })?;
         if !changes.is_empty() {
             tracing::info!(added = ?changes.added, removed = ?changes.removed, restarted = ?changes.restarted, "Outputs changed by reload.");
         }

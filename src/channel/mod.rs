@@ -29,6 +29,7 @@ use crate::pipeline::source::{self, Control, Frontier};
 use crate::playlist::Playlist;
 use crate::quarantine::{self, Quarantine};
 use crate::reload::{self, ReloadStatus, Reloader};
+use crate::snapshot::Snapshot;
 use crate::time::Micros;
 
 /// How to run a channel, besides its file.
@@ -67,7 +68,7 @@ pub struct ChannelApi {
     /// The timeline on air, as the source publishes it.
     pub timeline: Arc<TimelineCell>,
     /// The last rejected reload, until a good one.
-    pub reload_status: Arc<ReloadStatus>,
+    pub reload_status: Arc<Snapshot<ReloadStatus>>,
     /// The outputs playing now (they change on reload).
     pub outputs: Arc<OutputList>,
     /// The outputs the channel started with (its HLS folders are what HTTP serves).
@@ -124,7 +125,7 @@ impl Channel {
             Timeline::resume(lineup, paced.then_some(config.state.as_path()), origin.wall);
         let cell = Arc::new(TimelineCell::new(timeline.clone()));
         let metrics = Arc::new(Metrics::new());
-        let reload_status = Arc::new(ReloadStatus::default());
+        let reload_status = Arc::new(Snapshot::default());
         // Reloads: file changes and SIGHUP ask, the reload thread validates and builds, the
         // source adopts.
         let (update_tx, update_rx) = bounded(4);

@@ -115,7 +115,7 @@ pub(super) fn validate_live(
         Ok(url) => match parse_listen(&url) {
             Ok(l) => Some(l),
             Err(e) => {
-                p.add("live.listen", e);
+                p.add("live.listen", e.to_string());
                 None
             }
         },
@@ -172,10 +172,19 @@ pub(super) fn validate_live(
     })
 }
 
+/// What is wrong with a `live.listen` address: the part and the rule, never the key or the
+/// passphrase.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ListenUrlError(String);
+
 /// `rtmp://IP:PORT/APP/KEY` or `srt://IP:PORT[?passphrase=…&latency=MS]`. Errors never
 /// quote the key or the passphrase.
-pub fn parse_listen(url: &str) -> Result<LiveListen, String> {
-    let url = url.trim();
+pub fn parse_listen(url: &str) -> Result<LiveListen, ListenUrlError> {
+    listen_of(url.trim()).map_err(ListenUrlError)
+}
+
+fn listen_of(url: &str) -> Result<LiveListen, String> {
     let addr = |hostport: &str, default: u16| -> Result<SocketAddr, String> {
         let with_port =
             if hostport.starts_with('[') && hostport.ends_with(']') || !hostport.contains(':') {

@@ -53,7 +53,7 @@ pub(super) fn now(state: &State, query: &str) -> Reply {
         v["at"] = crate::schedule::rfc3339(at).into();
     }
     v["channel"] = state.channel.as_str().into();
-    v["reload_error"] = state.reload.last_error().into();
+    v["reload_error"] = state.reload.get().last_error.clone().into();
     cors(json_ok(v))
 }
 
@@ -63,7 +63,7 @@ pub(super) fn schedule(state: &State, query: &str) -> Reply {
             let t = state.timeline.get();
             cors(json_ok(epg::to_json(&epg::programmes(&t, from, span))))
         }
-        Err(e) => bad_request(e),
+        Err(e) => bad_request(e.to_string()),
     }
 }
 
@@ -97,24 +97,34 @@ fn pairs(query: &str) -> impl Iterator<Item = (&str, String)> {
     })
 }
 
+/// Why a guide window's query was refused (400).
+#[derive(Debug, thiserror::Error)]
+enum WindowError {
+    #[error("from={0:?} is not an RFC 3339 time")]
+    From(String),
+    #[error("for: {0}")]
+    For(String),
+    #[error("for={0} is out of range (expected more than 0s, at most 7 days)")]
+    OutOfRange(String),
+    #[error("unknown parameter {0:?} (expected from and for)")]
+    Unknown(String),
+}
+
 /// `from=RFC3339&for=DURATION` (both optional: now, 24 h).
-fn window(query: &str) -> Result<(Micros, Micros), String> {
+fn window(query: &str) -> Result<(Micros, Micros), WindowError> {
     let (mut from, mut span) = (wall_now(), Micros::from_secs(24 * 3600));
     for (k, v) in pairs(query) {
         match k {
-            "from" => {
-                from = parse_instant(&v)
-                    .ok_or_else(|| format!("from={v:?} is not an RFC 3339 time"))?
-            }
+            "from" => from = parse_instant(&v).ok_or(WindowError::From(v))?,
             "for" => {
-                span = v.parse::<Micros>().map_err(|e| format!("for: {e}"))?;
+                span = v
+                    .parse::<Micros>()
+                    .map_err(|e| WindowError::For(e.to_string()))?;
                 if span <= Micros::ZERO || span > MAX_WINDOW {
-                    return Err(format!(
-                        "for={v} is out of range (expected more than 0s, at most 7 days)"
-                    ));
+                    return Err(WindowError::OutOfRange(v));
                 }
             }
-            _ => return Err(format!("unknown parameter {k:?} (expected from and for)")),
+            _ => return Err(WindowError::Unknown(k.to_string())),
         }
     }
     Ok((from, span))

@@ -15,7 +15,7 @@ use hyper::header::HeaderValue;
 use hyper::StatusCode;
 use serde_json::{json, Value};
 
-use super::{json_error, json_reply, Reply, State};
+use super::{bodies, json_error, json_reply, Reply, State};
 use crate::clock::wall_now;
 use crate::config::{redact_url, OutputTarget};
 use crate::pipeline::source::{Control, Frontier};
@@ -170,31 +170,17 @@ fn index_out_of_range(what: &str, i: usize, len: usize) -> Reply {
 
 /// `POST /api/v1/playlist/items`: `{"item": {…}, "position": N}` (default: at the end).
 pub(super) async fn insert_item(state: &State, given: Option<String>, body: Value) -> Reply {
-    let Some(item) = body.get("item").filter(|i| i.is_object()).cloned() else {
-        return json_error(
-            StatusCode::BAD_REQUEST,
-            "expected {\"item\": {\"path\": …} or {\"slate\": …}, \"position\": N}",
-        );
-    };
-    let position = match body.get("position") {
-        None | Some(Value::Null) => None,
-        Some(p) => match p.as_u64() {
-            Some(p) => Some(p as usize),
-            None => {
-                return json_error(
-                    StatusCode::BAD_REQUEST,
-                    "position must be a whole number from 0",
-                )
-            }
-        },
+    let b: bodies::InsertItem = match bodies::decode(body, bodies::INSERT_ITEM) {
+        Ok(b) => b,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
     };
     let r = edit_playlist(state, given, false, |mut j| {
         let items = list_mut(&mut j, "items");
-        let at = position.unwrap_or(items.len());
+        let at = b.position.unwrap_or(items.len());
         if at > items.len() {
             return Err(index_out_of_range("position", at, items.len()));
         }
-        items.insert(at, item);
+        items.insert(at, Value::Object(b.item));
         Ok(j)
     })
     .await;
@@ -227,8 +213,9 @@ pub(super) async fn move_item(
     index: usize,
     body: Value,
 ) -> Reply {
-    let Some(to) = body.get("to").and_then(Value::as_u64).map(|t| t as usize) else {
-        return json_error(StatusCode::BAD_REQUEST, "expected {\"to\": N}");
+    let to = match bodies::decode::<bodies::MoveItem>(body, bodies::MOVE_ITEM) {
+        Ok(b) => b.to,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
     };
     let r = edit_playlist(state, given, false, |mut j| {
         let items = list_mut(&mut j, "items");
@@ -349,7 +336,7 @@ pub(super) async fn skip(state: &State) -> Reply {
                 "on_air_in_seconds": (s.at - wall_now()).as_secs_f64().max(0.0),
             }),
         ),
-        Ok(Ok(Err(why))) => json_error(StatusCode::CONFLICT, why),
+        Ok(Ok(Err(why))) => json_error(StatusCode::CONFLICT, why.to_string()),
         _ => json_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "the channel did not answer the skip (is it stopping?)",
@@ -362,12 +349,15 @@ pub(super) async fn skip(state: &State) -> Reply {
 /// source can still honour.
 pub(super) async fn play_now(state: &State, body: Value) -> Reply {
     let c = &state.control;
-    let title = body.get("title").cloned();
+    let b: bodies::PlayNow = match bodies::decode(body, bodies::PLAY_NOW) {
+        Ok(b) => b,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
+    };
     let mut event = serde_json::Map::new();
-    match (body.get("path"), body.get("slate")) {
-        (Some(Value::String(name)), None) => {
+    match (&b.path, &b.slate) {
+        (Some(name), None) => {
             if let Err(e) = crate::library::check_name(name) {
-                return json_error(StatusCode::BAD_REQUEST, e);
+                return json_error(StatusCode::BAD_REQUEST, e.to_string());
             }
             let path = c.media_dir.join(name);
             if !path.is_file() {
@@ -378,19 +368,13 @@ pub(super) async fn play_now(state: &State, body: Value) -> Reply {
             }
             event.insert("path".into(), path.display().to_string().into());
         }
-        (None, Some(d)) if d.is_string() || d.is_number() => {
-            event.insert("slate".into(), d.clone());
+        (None, Some(d)) => {
+            event.insert("slate".into(), d.to_value());
         }
-        _ => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                "expected {\"path\": NAME} (a library file) or {\"slate\": DURATION}, and \
-                 optionally \"title\"",
-            )
-        }
+        _ => return json_error(StatusCode::BAD_REQUEST, bodies::PLAY_NOW),
     }
-    if let Some(t) = title {
-        event.insert("title".into(), t);
+    if let Some(t) = b.title {
+        event.insert("title".into(), t.into());
     }
     let at = wall_now().max(c.frontier.get()) + PLAY_NOW_LEAD;
     // Whole milliseconds: the file says it as RFC 3339.

@@ -112,7 +112,7 @@ fn name_of(raw: &str) -> Result<String, Reply> {
     let name = super::percent_decode(raw);
     check_name(&name)
         .map(str::to_string)
-        .map_err(|e| json_error(StatusCode::BAD_REQUEST, e))
+        .map_err(|e| json_error(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
 fn too_large(max: u64) -> Reply {

@@ -66,7 +66,7 @@ pub(super) fn healthz(state: &State) -> Reply {
         ),
         None => {
             let mut v = serde_json::json!({ "status": "ok", "outputs": outputs });
-            if let Some(e) = state.reload.last_error() {
+            if let Some(e) = state.reload.get().last_error.clone() {
                 v["reload_error"] = e.into();
             }
             json_ok(v)

@@ -21,6 +21,7 @@
 #![allow(clippy::result_large_err)]
 
 mod api;
+mod bodies;
 mod conn;
 mod control;
 mod hls;
@@ -49,6 +50,7 @@ use tokio::net::TcpListener;
 use crate::lineup::TimelineCell;
 use crate::metrics::Metrics;
 use crate::reload::ReloadStatus;
+use crate::snapshot::Snapshot;
 
 pub use metrics::STALL_LIMIT;
 pub use start::{listen, serve_channel, ListenError};
@@ -69,7 +71,7 @@ pub struct State {
     pub metrics: Arc<Metrics>,
     pub timeline: Arc<TimelineCell>,
     pub channel: String,
-    pub reload: Arc<ReloadStatus>,
+    pub reload: Arc<Snapshot<ReloadStatus>>,
     /// The outputs playing now (they change on reload), for `/healthz`.
     pub outputs: Arc<crate::output::manager::OutputList>,
     /// The HLS outputs, in the channel's order: the first is also `/hls/index.m3u8`.

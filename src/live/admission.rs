@@ -28,7 +28,7 @@ impl Admission {
     }
 
     /// `Err` with why not, for the refusal's log line.
-    pub fn check(&self, now: Micros) -> Result<(), String> {
+    pub fn check(&self, now: Micros) -> Result<(), NotScheduled> {
         if self.takeover == Takeover::Always {
             return Ok(());
         }
@@ -41,15 +41,26 @@ impl Admission {
         }
         match newest.next_live_event(now) {
             Some(next) if next - now <= self.early => Ok(()),
-            Some(next) => Err(format!(
-                "no live event is on; the next starts at {} (publishers may connect from \
-                 live.early = {} before it)",
-                rfc3339(next),
-                self.early
-            )),
-            None => Err("no live event is on and none is scheduled".to_string()),
+            Some(next) => Err(NotScheduled::Early {
+                next,
+                early: self.early,
+            }),
+            None => Err(NotScheduled::NoneScheduled),
         }
     }
+}
+
+/// Why a publisher may not connect now (`live.takeover: auto`).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotScheduled {
+    #[error(
+        "no live event is on; the next starts at {} (publishers may connect from live.early \
+         = {early} before it)",
+        rfc3339(*next)
+    )]
+    Early { next: Micros, early: Micros },
+    #[error("no live event is on and none is scheduled")]
+    NoneScheduled,
 }
 
 #[cfg(test)]
@@ -98,11 +109,12 @@ mod tests {
         let a = admission(Takeover::Auto, EVENT);
         assert!(a.check(at("2026-12-06T20:30:00Z")).is_ok());
         assert!(a.check(at("2026-12-06T19:30:00Z")).is_ok());
-        let e = a.check(at("2026-12-06T19:29:59Z")).unwrap_err();
+        let e = a.check(at("2026-12-06T19:29:59Z")).unwrap_err().to_string();
         assert!(e.contains("the next starts at 2026-12-06T20:00:00Z"), "{e}");
         assert!(e.contains("live.early = 30m"), "{e}");
         let e = a.check(at("2026-12-06T21:00:00Z")).unwrap_err();
-        assert_eq!(e, "no live event is on and none is scheduled");
+        assert_eq!(e, NotScheduled::NoneScheduled);
+        assert_eq!(e.to_string(), "no live event is on and none is scheduled");
     }
 
     #[test]

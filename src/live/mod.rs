@@ -55,7 +55,7 @@ impl Shared {
     }
 
     /// Whether a publisher with the right key may connect now (`Err`: why not).
-    pub fn admit(&self) -> Result<(), String> {
+    pub fn admit(&self) -> Result<(), admission::NotScheduled> {
         match &self.admission {
             Some(a) => a.check(crate::clock::wall_now()),
             None => Ok(()),

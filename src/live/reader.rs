@@ -70,7 +70,7 @@ impl Reader {
                     if !rtmp {
                         // The passphrase was right (libsrt checked it); the schedule decides.
                         if let Err(why) = self.shared.admit() {
-                            self.refuse("not_scheduled", &why);
+                            self.refuse("not_scheduled", &why.to_string());
                             drop(input);
                             continue;
                         }

@@ -221,7 +221,7 @@ fn session(mut client: TcpStream, peer: SocketAddr, gate: &Gate) {
                         peer,
                         &Refusal {
                             reason: "not_scheduled",
-                            detail: why,
+                            detail: why.to_string(),
                         },
                     );
                     break;

@@ -132,7 +132,7 @@ impl Manager {
     /// Makes the outputs `wanted`: those gone are removed, those new added, those whose
     /// settings changed restarted (a new publish session). Refused, with nothing changed,
     /// when an HLS output would change.
-    pub fn apply(&mut self, wanted: Vec<OutputConfig>) -> Result<Changes, String> {
+    pub fn apply(&mut self, wanted: Vec<OutputConfig>) -> Result<Changes, ApplyError> {
         let hls = |l: &[OutputConfig]| -> Vec<OutputConfig> {
             l.iter()
                 .filter(|o| matches!(o.target(), Ok(OutputTarget::Hls(_))))
@@ -141,11 +141,7 @@ impl Manager {
         };
         let now: Vec<OutputConfig> = self.running.iter().map(|(o, _)| o.clone()).collect();
         if hls(&now) != hls(&wanted) {
-            return Err(
-                "outputs: an HLS output changed, which needs a restart (the web \
-                        server serves the HLS folders it started with)"
-                    .to_string(),
-            );
+            return Err(ApplyError::HlsChanged);
         }
         let mut changes = Changes::default();
         for o in &now {
@@ -168,7 +164,7 @@ impl Manager {
                     changes.added.push(name.clone());
                 }
                 self.add(w)
-                    .map_err(|e| format!("outputs: cannot start {name}: {e}"))?;
+                    .map_err(|source| ApplyError::Start { name, source })?;
             }
         }
         Ok(changes)
@@ -191,6 +187,21 @@ impl Manager {
         self.list
             .set(self.running.iter().map(|(o, _)| o.clone()).collect());
     }
+}
+
+/// Why `apply` changed nothing (an HLS change) or stopped short (an output's thread).
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(
+        "outputs: an HLS output changed, which needs a restart (the web server serves the \
+         HLS folders it started with)"
+    )]
+    HlsChanged,
+    #[error("outputs: cannot start {name}: {source}")]
+    Start {
+        name: String,
+        source: std::io::Error,
+    },
 }
 
 /// What `apply` did, by output name.

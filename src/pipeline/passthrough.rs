@@ -159,6 +159,19 @@ pub enum Played {
     Stop,
 }
 
+/// Why a copy could not be played (the rest of its slot is slate).
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    #[error("cannot open the copy: {0}")]
+    Open(ff::Error),
+    #[error("the copy lacks a stream")]
+    NoStream,
+    #[error("cannot read the copy's last picture: {0}")]
+    LastPicture(std::io::Error),
+    #[error("the copy's last picture is not one")]
+    NotAPicture,
+}
+
 /// Plays up to `frames` frames of the copy at `path` from the current position; `check` may
 /// cut it shorter (an event, a skip, a live takeover), as it does an item.
 pub fn play(
@@ -167,13 +180,10 @@ pub fn play(
     frames: i64,
     sp: &mut Splicer,
     check: &mut dyn FnMut(i64) -> Option<i64>,
-) -> Result<Played, String> {
-    let mut input = ff::format::input(&path).map_err(|e| format!("cannot open the copy: {e}"))?;
-    let tb = |i: usize| -> Result<Rational, String> {
-        let t = input
-            .stream(i)
-            .ok_or_else(|| "the copy lacks a stream".to_string())?
-            .time_base();
+) -> Result<Played, CopyError> {
+    let mut input = ff::format::input(&path).map_err(CopyError::Open)?;
+    let tb = |i: usize| -> Result<Rational, CopyError> {
+        let t = input.stream(i).ok_or(CopyError::NoStream)?.time_base();
         Ok(Rational::new(t.numerator().into(), t.denominator().into()))
     };
     let (vtb, atb) = (tb(0)?, tb(1)?);
@@ -251,10 +261,10 @@ pub fn play(
     if played < limit {
         // The slot is longer than the copy (by a frame of rounding): its last picture,
         // held, as the encoder would hold the item's; the encoder is opened again for it.
-        let bytes = std::fs::read(path.with_extension("last.yuv"))
-            .map_err(|e| format!("cannot read the copy's last picture: {e}"))?;
+        let bytes =
+            std::fs::read(path.with_extension("last.yuv")).map_err(CopyError::LastPicture)?;
         let picture = crate::conform::picture_from(&bytes, fmt.width, fmt.height)
-            .ok_or_else(|| "the copy's last picture is not one".to_string())?;
+            .ok_or(CopyError::NotAPicture)?;
         if sp.hold_picture(limit - played, &picture) == Flow::Stop {
             return Ok(Played::Stop);
         }

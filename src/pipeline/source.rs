@@ -32,10 +32,19 @@ pub enum Control {
     /// frame the source makes, and go on with the rotation's next item. The source runs ahead
     /// of the wall clock; if it has already left that slot, the slot ends on air on its own
     /// before a cut could reach the air, and nothing is cut.
-    Skip {
-        on_air: Micros,
-        reply: tokio::sync::oneshot::Sender<Result<Skipped, String>>,
-    },
+    Skip { on_air: Micros, reply: SkipReply },
+}
+
+/// Why a skip was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SkipError {
+    #[error(
+        "an event is on air ({title}); events keep their times (remove the event from the \
+         playlist to end it)"
+    )]
+    EventOnAir { title: String },
+    #[error("a skip is already under way")]
+    UnderWay,
 }
 
 /// A skip, done.
@@ -251,12 +260,11 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
                         at: slot.start,
                     }));
                 } else if is_event {
-                    let _ = reply.send(Err(format!(
-                        "an event is on air ({title}); events keep their times (remove the \
-                         event from the playlist to end it)"
-                    )));
+                    let _ = reply.send(Err(SkipError::EventOnAir {
+                        title: title.to_string(),
+                    }));
                 } else if skip.borrow().is_some() {
-                    let _ = reply.send(Err("a skip is already under way".to_string()));
+                    let _ = reply.send(Err(SkipError::UnderWay));
                 } else {
                     *skip.borrow_mut() = Some((reply, title.to_string()));
                     cut.set(cut.get().min(at + 1));
@@ -405,7 +413,7 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
     tracing::debug!(frames = splicer.position_frames(), "Source finished.");
 }
 
-type SkipReply = tokio::sync::oneshot::Sender<Result<Skipped, String>>;
+pub type SkipReply = tokio::sync::oneshot::Sender<Result<Skipped, SkipError>>;
 
 /// Slate up to the frame in `end`, a fifth of a second at a time, so that a reload that
 /// brings an event inside this stretch, or a live publisher, can move `end` earlier.

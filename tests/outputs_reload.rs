@@ -38,23 +38,32 @@ fn an_output_added_then_the_first_removed_on_reload() {
     write_atomic(&ch, &channel_with(std::slice::from_ref(&first), ""));
     let p = Playout::spawn(&["run", ch.to_str().unwrap(), "--for", "5m"], &[]);
     let mut failures = Vec::new();
-    thread::sleep(Duration::from_secs(5));
+    let t_start = Instant::now();
+    let first_up = p.wait_line_after(
+        t_start,
+        &["Output connected.", "output=first"],
+        Duration::from_secs(30),
+    );
+    if first_up.is_none() {
+        failures.push("the first output never connected".to_string());
+    }
 
     // Add the second output.
     let t_add = Instant::now();
     write_atomic(&ch, &channel_with(&[first.clone(), second.clone()], ""));
-    let added = p.line_after(t_add, &["Outputs changed by reload.", "added=[\"second\"]"]);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut added = added;
-    while added.is_none() && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(50));
-        added = p.line_after(t_add, &["Outputs changed by reload.", "added=[\"second\"]"]);
-    }
+    let added = p.wait_line_after(
+        t_add,
+        &["Outputs changed by reload.", "added=[\"second\"]"],
+        Duration::from_secs(5),
+    );
     if added.is_none() {
         failures.push("adding an output was not applied".to_string());
     }
-    thread::sleep(Duration::from_secs(6));
-    let connected = p.line_after(t_add, &["Output connected.", "output=second"]);
+    let connected = p.wait_line_after(
+        t_add,
+        &["Output connected.", "output=second"],
+        Duration::from_secs(10),
+    );
     println!(
         "added: reload applied {:?} after the edit, second connected {:?} after",
         added.as_ref().map(|(t, _)| *t - t_add),
@@ -74,8 +83,11 @@ fn an_output_added_then_the_first_removed_on_reload() {
             "",
         ),
     );
-    thread::sleep(Duration::from_secs(2));
-    let refused = p.line_after(t_hls, &["Reload rejected", "HLS output changed"]);
+    let refused = p.wait_line_after(
+        t_hls,
+        &["Reload rejected", "HLS output changed"],
+        Duration::from_secs(5),
+    );
     println!(
         "HLS added on reload: {:?}",
         refused.as_ref().map(|(_, l)| l.clone())
@@ -84,11 +96,16 @@ fn an_output_added_then_the_first_removed_on_reload() {
         failures.push("adding an HLS output on reload was not refused".into());
     }
 
-    // Remove the first.
+    // Remove the first, once it has played 13 s (its recording's length is checked below).
+    let first_from = first_up.as_ref().map_or(t_start, |(t, _)| *t);
+    thread::sleep((first_from + Duration::from_secs(13)).saturating_duration_since(Instant::now()));
     let t_remove = Instant::now();
     write_atomic(&ch, &channel_with(std::slice::from_ref(&second), ""));
-    thread::sleep(Duration::from_secs(2));
-    let removed = p.line_after(t_remove, &["Output removed.", "output=first"]);
+    let removed = p.wait_line_after(
+        t_remove,
+        &["Output removed.", "output=first"],
+        Duration::from_secs(5),
+    );
     let health = http_get(http, "/healthz")
         .map(|(_, b)| b)
         .unwrap_or_default();
@@ -102,7 +119,12 @@ fn an_output_added_then_the_first_removed_on_reload() {
     if !health.contains("\"second\"") || health.contains("\"first\"") {
         failures.push(format!("/healthz after the removal: {health}"));
     }
-    thread::sleep(Duration::from_secs(5));
+    // The recordings' lengths are checked below: the second output plays 14 s from its
+    // connection (the first longer), whatever the waits above took.
+    let second_from = connected.as_ref().map_or(t_add, |(t, _)| *t);
+    thread::sleep(
+        (second_from + Duration::from_secs(14)).saturating_duration_since(Instant::now()),
+    );
     signal(p.pid().unwrap(), "TERM");
     let run = p.wait(Duration::from_secs(30));
     if !run.status.success() {

@@ -95,6 +95,23 @@ impl Playout {
             .find(|(at, l)| *at >= t && parts.iter().all(|p| l.contains(p)))
     }
 
+    /// The first line at or after `t` holding every part, waiting up to `timeout` for it.
+    pub fn wait_line_after(
+        &self,
+        t: Instant,
+        parts: &[&str],
+        timeout: Duration,
+    ) -> Option<(Instant, String)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found = self.line_after(t, parts);
+            if found.is_some() || Instant::now() >= deadline {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Wait for the process to exit (killed, and the test panics, after `timeout` from start).
     pub fn wait(mut self, timeout: Duration) -> Run {
         let mut child = self.child.take().expect("child");

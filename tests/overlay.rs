@@ -293,17 +293,6 @@ fn the_logo_sits_at_one_place_over_every_shape_and_changes_by_reload() {
 }
 
 fn wait_line(p: &Playout, text: &str, timeout: Duration) -> (Instant, String) {
-    let from = p.started;
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(l) = p.line_after(from, &[text]) {
-            return l;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no {text:?} in:\n{}",
-            tail(&p.stderr(), 30)
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
+    p.wait_line_after(p.started, &[text], timeout)
+        .unwrap_or_else(|| panic!("no {text:?} in:\n{}", tail(&p.stderr(), 30)))
 }

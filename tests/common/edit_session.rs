@@ -38,24 +38,6 @@ pub struct Session<'a> {
     pub failures: Vec<String>,
 }
 
-pub fn wait_line(
-    p: &Playout,
-    t: Instant,
-    parts: &[&str],
-    timeout: Duration,
-) -> Option<(Instant, String)> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(l) = p.line_after(t, parts) {
-            return Some(l);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
 impl Session<'_> {
     pub fn fail(&mut self, m: String) {
         println!("  FAIL: {m}");
@@ -129,7 +111,10 @@ impl Session<'_> {
             true => ("Playlist reloaded", "Reload rejected"),
             false => ("Reload rejected", "Playlist reloaded"),
         };
-        let Some((at, line)) = wait_line(self.playout, t, &[what], Duration::from_secs(3)) else {
+        let Some((at, line)) = self
+            .playout
+            .wait_line_after(t, &[what], Duration::from_secs(3))
+        else {
             let seen = self
                 .playout
                 .lines()

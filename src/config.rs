@@ -7,6 +7,7 @@
 //! field path) and builds the immutable `Channel` the rest of the program shares (STYLE rules
 //! 6 and 8). Every error says which file, where, and what was expected.
 
+mod asrun;
 mod env;
 mod live;
 mod output;
@@ -25,6 +26,7 @@ use std::path::{Path, PathBuf};
 use crate::time::{Micros, Rational};
 use validate::{validate, ChannelFile};
 
+pub use asrun::AsRunSettings;
 pub use env::{expand_env, EnvError};
 pub use live::{parse_listen, LiveListen, LiveSettings, Takeover, MIN_KEY_CHARS};
 pub use output::{parse_output_url, redact_url, OutputConfig, OutputTarget, UrlError};
@@ -122,6 +124,8 @@ pub struct ChannelConfig {
     pub live: Option<LiveSettings>,
     /// Conformed copies passed through on air (`prepare`); none when absent.
     pub prepare: Option<PrepareSettings>,
+    /// The as-run record's day files: how long they are kept (`asrun`).
+    pub asrun: AsRunSettings,
 }
 
 /// `text`: a line made from the item (`{title}`, `{channel}`) drawn in a box at a corner from

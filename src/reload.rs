@@ -169,7 +169,7 @@ impl Reloader {
 /// excepted, see `output::manager`), unless they came from `--output`, when the file's are
 /// not applied at all.
 pub fn restart_needed(old: &ChannelConfig, new: &ChannelConfig) -> Option<&'static str> {
-    let checks: [(&'static str, bool); 10] = [
+    let checks: [(&'static str, bool); 11] = [
         ("name", old.name != new.name),
         ("playlist", old.playlist != new.playlist),
         ("video", old.video != new.video),
@@ -183,6 +183,7 @@ pub fn restart_needed(old: &ChannelConfig, new: &ChannelConfig) -> Option<&'stat
         ("media", old.media != new.media),
         ("state", old.state != new.state),
         ("prepare", old.prepare != new.prepare),
+        ("asrun", old.asrun != new.asrun),
     ];
     checks.iter().find(|(_, changed)| *changed).map(|(f, _)| *f)
 }

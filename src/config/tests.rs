@@ -473,7 +473,7 @@ fn syntax_and_type_errors() {
         "line 3 column 16: video.width: invalid type: integer `-2`, expected u64"
     );
     assert_eq!(error("name: x\nplaylist: [p.yaml]\n"), "line 2 column 11: playlist: invalid type: sequence, expected text of at most 4096 characters");
-    assert_eq!(error("- name: x\n"), "line 1 column 1: invalid type: sequence, expected a channel file: a mapping with name, playlist and optionally video, audio, slate, outputs, http, media, timezone, state, overlay, text, live and prepare");
+    assert_eq!(error("- name: x\n"), "line 1 column 1: invalid type: sequence, expected a channel file: a mapping with name, playlist and optionally video, audio, slate, outputs, http, media, timezone, state, overlay, text, live, prepare and asrun");
     assert_eq!(error("name: x\nplaylist: p.yaml\nvideo: {fsp: 30}\n"), "line 3 column 9: video: unknown field `fsp`, expected one of `width`, `height`, `fps`, `bitrate`, `maxrate`, `bufsize`, `preset`, `keyframe_interval`");
     assert!(error("name: x\nplaylist: p.yaml\nextra: 1\n").contains("unknown field `extra`"));
 }
@@ -668,4 +668,21 @@ fn text_overlay_defaults_and_errors() {
             .contains("text.template: the template is empty"),
         "{e}"
     );
+}
+
+#[test]
+fn asrun_keep_takes_days_or_a_duration_and_at_least_a_day() {
+    let base = "name: x\nplaylist: p.yaml\n";
+    let keep = |extra: &str| parse(&format!("{base}{extra}")).map(|c| c.asrun.keep);
+    let day = Micros::from_secs(86_400);
+    assert_eq!(keep(""), Ok(Micros(90 * day.0)));
+    assert_eq!(keep("asrun: { keep: 30d }\n"), Ok(Micros(30 * day.0)));
+    assert_eq!(keep("asrun: { keep: 48h }\n"), Ok(Micros(2 * day.0)));
+    assert_eq!(
+        error(&format!("{base}asrun: {{ keep: 12h }}\n")),
+        "asrun.keep: 12h0m0s keeps less than today's file (expected at least 1d, e.g. 90d)"
+    );
+    assert!(error(&format!("{base}asrun: {{ keep: soon }}\n"))
+        .contains("\"soon\" is not a length of time (expected days such as 90d"));
+    assert!(error(&format!("{base}asrun: {{ kept: 1d }}\n")).contains("unknown field `kept`"));
 }

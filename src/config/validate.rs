@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::asrun::{validate_asrun, AsRunFile};
 use super::env::expand_env;
 use super::live::{validate_live, LiveFile};
 use super::output::{self, parse_output_url, OutputConfig};
@@ -26,7 +27,7 @@ use crate::time::Micros;
 #[serde(
     deny_unknown_fields,
     expecting = "a channel file: a mapping with name, playlist and optionally video, audio, \
-                 slate, outputs, http, media, timezone, state, overlay, text, live and prepare"
+                 slate, outputs, http, media, timezone, state, overlay, text, live, prepare and asrun"
 )]
 pub(super) struct ChannelFile {
     name: Text<100>,
@@ -43,6 +44,7 @@ pub(super) struct ChannelFile {
     text: Option<TextFile>,
     live: Option<LiveFile>,
     prepare: Option<PrepareFile>,
+    asrun: Option<AsRunFile>,
 }
 
 #[derive(Default, Deserialize)]
@@ -207,6 +209,10 @@ pub(super) fn validate(
         text: raw.text.map(|t| validate_text(t, &mut p)),
         live: raw.live.and_then(|l| validate_live(l, env, &mut p)),
         prepare,
+        asrun: raw
+            .asrun
+            .map(|a| validate_asrun(a, &mut p))
+            .unwrap_or_default(),
     };
     p.finish(channel)
 }

@@ -2,6 +2,7 @@
 //! labels (an output's configured name, a failure reason; never a file path or a URL).
 //! Stages update them in batches, not per packet.
 
+pub mod air;
 pub mod live;
 pub mod prepare;
 #[cfg(target_os = "linux")]
@@ -75,6 +76,7 @@ pub struct Metrics {
     pub loudness_measurements_total: IntCounterVec,
     pub loudness_queue: IntGauge,
     pub http_connections: IntGauge,
+    pub air: air::AirMetrics,
     pub live: live::LiveMetrics,
     pub prepare: prepare::PrepareMetrics,
 }
@@ -256,6 +258,7 @@ impl Metrics {
                 )
                 .expect("valid name"),
             ),
+            air: air::AirMetrics::new(&r),
             live: live::LiveMetrics::new(&r),
             prepare: prepare::PrepareMetrics::new(&r),
             registry: r,

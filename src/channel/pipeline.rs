@@ -185,11 +185,27 @@ pub fn start(
     } else {
         Box::new(SimulatedClock::default())
     };
+    // The as-run record is proof of what aired: only a paced run (real time) keeps one.
+    let asrun = match opts.paced {
+        true => Some(crate::asrun::writer::start(
+            crate::asrun::dir_beside(&channel.state),
+            channel.asrun.keep,
+            metrics.clone(),
+        )?),
+        false => None,
+    };
+    let air = output::air::Air::new(
+        starts.clone(),
+        origin.wall,
+        asrun,
+        Some(opts.outbox.frontier.clone()),
+        Micros(rescale(1, fmt.frame_tb(), MICROS)),
+    );
     let (m, paced) = (metrics.clone(), opts.paced);
     threads.push(
         std::thread::Builder::new()
             .name("pace".into())
-            .spawn(move || output::pace(packet_rx, fanout_rx, &params, clock, paced, m))?,
+            .spawn(move || output::pace(packet_rx, fanout_rx, &params, clock, paced, m, air))?,
     );
     let m = metrics.clone();
     let freeze = opts

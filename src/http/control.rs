@@ -390,6 +390,8 @@ pub(super) async fn play_now(state: &State, body: Value) -> Reply {
     match r {
         Ok((tag, _)) => {
             tracing::info!(at = %rfc3339(at), "Play-now added as a one-off event.");
+            // For the as-run record; the event itself reaches the source by the reload.
+            let _ = c.skips.try_send(Control::PlayNow { at });
             with_etag(
                 json_reply(
                     StatusCode::ACCEPTED,

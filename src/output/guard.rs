@@ -139,7 +139,10 @@ mod tests {
     fn a_step_back_is_moved_one_tick_after_the_last_and_counted() {
         let m = Arc::new(Metrics::new());
         let starts = Arc::new(ItemStarts::default());
-        starts.begin(Micros(0), "Vertical");
+        starts.begin(crate::pipeline::starts::Stretch::titled(
+            Micros(0),
+            "Vertical",
+        ));
         let mut g = DtsGuard::new("main", m.clone(), starts);
         // Video in ms: 18000, 18033, 18067, then 18033 again (the step back of issue 28).
         let mut seen = Vec::new();

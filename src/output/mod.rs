@@ -3,6 +3,7 @@
 //! is its decode timestamp; the pacer lets packets leave up to `LEAD` early so the ingest's
 //! buffer never runs dry, and never holds one back because another output is slow.
 
+pub mod air;
 pub mod flv;
 pub mod guard;
 pub mod hls;
@@ -34,6 +35,7 @@ pub fn pace(
     clock: Box<dyn Clock>,
     paced: bool,
     metrics: Arc<Metrics>,
+    mut air: air::Air,
 ) {
     let mut latest = Micros::ZERO;
     let mut last_report: Option<Micros> = None;
@@ -69,12 +71,18 @@ pub fn pace(
         if !matches!(last_report, Some(t) if now - t < REPORT_EVERY) {
             last_report = Some(now);
             metrics.set_drift(now + LEAD, latest);
+            if let Some(lead) = air.lead(latest) {
+                metrics.air.lead_seconds.set(lead);
+            }
             metrics.set_queue_depth("packets", rx.len());
             for o in &outputs {
                 metrics.set_queue_depth(&format!("output_{}", o.name), o.tx.len());
             }
         }
         let pts = Micros(rescale(enc.packet.pts().unwrap_or(ts), tb, MICROS));
+        if enc.kind == Kind::Video {
+            air.leaving(pts);
+        }
         // A removed output ends on a GOP boundary: no video from the next keyframe on, audio
         // up to that keyframe's time; then its sender is dropped, which ends its thread.
         // The encoder's video comes out later than the audio of the same instant, so audio
@@ -100,6 +108,7 @@ pub fn pace(
             }
         }
     }
+    air.finish();
 }
 
 /// One output's queue at the pacer.

@@ -19,7 +19,9 @@ use super::item::{play, Outcome, Take};
 use super::live::LiveFeed;
 use super::open::open;
 use super::splice::{Flow, Splicer};
+use super::starts::Stretch;
 use super::Media;
+use crate::asrun::{Kind as AirKind, Reason};
 use crate::lineup::{continue_index, Lineup, Timeline, TimelineCell};
 use crate::schedule::{resolve, rfc3339, Anchor, Slot, SlotKind};
 use crate::state::{self, SavedState};
@@ -28,6 +30,9 @@ use crate::time::{frames_in, Micros};
 /// What an operator asks of the source (the control API sends it).
 #[derive(Debug)]
 pub enum Control {
+    /// A play-now event was written for `at`: when it cuts what plays, the as-run record
+    /// says `play_now`.
+    PlayNow { at: Micros },
     /// End the slot on air (the one that started at `on_air`, by the wall clock) at the next
     /// frame the source makes, and go on with the rotation's next item. The source runs ahead
     /// of the wall clock; if it has already left that slot, the slot ends on air on its own
@@ -154,6 +159,15 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
     };
     // A skip asked for while the last slot played, with the title it cut short.
     let skip: RefCell<Option<(SkipReply, String)>> = RefCell::new(None);
+    // How the stretch on air ends, told with the next one's start (the as-run record).
+    let ended = RefCell::new(Reason::Played);
+    // The times of the play-now events the control API wrote (an event starting at one of
+    // them ends the stretch before it as `play_now`, not `cut_by_event`).
+    let play_nows: RefCell<Vec<crate::time::Micros>> = RefCell::new(Vec::new());
+    let frame_tb = s.ctx.fmt.frame_tb();
+    let since_start = |frames: i64| {
+        crate::time::Micros(crate::time::rescale(frames, frame_tb, crate::time::MICROS))
+    };
     let mut event_slate = super::live::EventSlate::default();
     while !(s.ctx.stop.load(Ordering::Relaxed) || splicer.is_done()) {
         let pos = clock.time_of(splicer.position_frames());
@@ -199,6 +213,15 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
                 Some(admit) if admit.until.map_or(true, |u| clock.frame_at(u) > at) => {
                     prefetch = None;
                     let until = admit.until.map(|u| clock.frame_at(u));
+                    out.starts.begin(Stretch {
+                        at: since_start(at),
+                        kind: AirKind::Live,
+                        title: admit.title.to_string(),
+                        path: None,
+                        planned: clock.time_of(at),
+                        why: None,
+                        ended: ended.replace(Reason::LiveEnded),
+                    });
                     let flow = super::live::play(&mut splicer, feed, &s.ctx, admit.title, until);
                     if flow == Flow::Stop {
                         break;
@@ -214,14 +237,6 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
             last_rotation = Some(i);
         }
         let (title, kind) = lineup.describe(slot.kind);
-        out.starts.begin(
-            crate::time::Micros(crate::time::rescale(
-                splicer.position_frames(),
-                s.ctx.fmt.frame_tb(),
-                crate::time::MICROS,
-            )),
-            title,
-        );
         s.ctx.metrics.item_transitions_total.inc();
         save_state(&s, &tl, title, &slot);
         // An event added by a reload while this slot plays cuts it at the event's time.
@@ -246,12 +261,20 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
             out.frontier.set(clock.time_of(at));
             if let Some(feed) = s.live.as_ref().filter(|f| f.waiting()) {
                 if feed.admit(&lineup, &slot).is_some() {
+                    *ended.borrow_mut() = Reason::Live;
                     cut.set(cut.get().min(at + 1));
                     return Some(cut.get());
                 }
                 feed.off_air(&lineup, clock.time_of(at));
             }
-            while let Ok(Control::Skip { on_air, reply }) = inbox.control.try_recv() {
+            while let Ok(c) = inbox.control.try_recv() {
+                let (on_air, reply) = match c {
+                    Control::PlayNow { at } => {
+                        play_nows.borrow_mut().push(at);
+                        continue;
+                    }
+                    Control::Skip { on_air, reply } => (on_air, reply),
+                };
                 if on_air < slot.start {
                     let (gone, lineup) = tl.resolve(on_air);
                     let _ = reply.send(Ok(Skipped {
@@ -267,6 +290,7 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
                     let _ = reply.send(Err(SkipError::UnderWay));
                 } else {
                     *skip.borrow_mut() = Some((reply, title.to_string()));
+                    *ended.borrow_mut() = Reason::Skipped;
                     cut.set(cut.get().min(at + 1));
                     return Some(cut.get());
                 }
@@ -275,6 +299,7 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
             let f = ev.map(|ev| clock.frame_at(ev).max(at + 1));
             let earlier = f.filter(|f| *f < cut.get());
             if let Some(f) = earlier {
+                *ended.borrow_mut() = Reason::CutByEvent;
                 cut.set(f);
             }
             publish_pending(cut.get());
@@ -326,6 +351,33 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
                 let from = start_in_file(n.in_point, next.start, next_pos);
                 Prefetch::spawn(n.path.clone(), from, s.ctx.quarantine.clone())
             });
+        let (air_kind, why) = match (&copy, &opened, kind) {
+            (_, _, crate::lineup::Kind::Event) => (AirKind::Event, None),
+            (Some(_), _, _) => (AirKind::Copy, None),
+            (None, Some((_, Ok(_))), _) => (AirKind::Item, None),
+            (None, Some((_, Err(e))), _) => (AirKind::Slate, Some(reason_of(e))),
+            (None, None, _) => (AirKind::Slate, None),
+        };
+        if matches!(slot.kind, SlotKind::Event(_)) {
+            let mut p = play_nows.borrow_mut();
+            if p.contains(&slot.start) && *ended.borrow() == Reason::CutByEvent {
+                *ended.borrow_mut() = Reason::PlayNow;
+            }
+            // An hour after its time a play-now has long aired.
+            p.retain(|t| *t > slot.start - crate::time::Micros::from_secs(3600));
+        }
+        out.starts.begin(Stretch {
+            at: since_start(splicer.position_frames()),
+            kind: air_kind,
+            title: title.to_string(),
+            path: media.map(|m| m.path.clone()),
+            planned: slot.start,
+            why,
+            ended: ended.replace(Reason::Played),
+        });
+        // Slate standing in for the rest of an item that stopped part way: a stretch of its own.
+        let mut failed_part_way: Option<Reason> = None;
+        let began = matches!(&opened, Some((_, Ok(_))));
         let flow = match media.zip(opened) {
             None if copy.is_some() => {
                 let (path, side) = copy.as_ref().expect("a copy");
@@ -337,6 +389,7 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
                     Ok(super::passthrough::Played::Frames(_)) => Flow::Continue,
                     Err(e) => {
                         tracing::error!(file = %path.display(), error = %e, item = %m.title, "The conformed copy cannot be played; slate for the rest of the item.");
+                        failed_part_way = Some(Reason::Failed(e.to_string()));
                         Flow::Continue
                     }
                 }
@@ -385,6 +438,9 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
                             .item_failures_total
                             .with_label_values(&[e.reason.label()])
                             .inc();
+                        if began {
+                            failed_part_way = Some(reason_of(&e));
+                        }
                         Flow::Continue
                     }
                 }
@@ -392,6 +448,18 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
         };
         if flow == Flow::Stop {
             break;
+        }
+        if let Some(why) = failed_part_way.filter(|_| cut.get() > splicer.position_frames()) {
+            *ended.borrow_mut() = why.clone();
+            out.starts.begin(Stretch {
+                at: since_start(splicer.position_frames()),
+                kind: AirKind::Slate,
+                title: title.to_string(),
+                path: media.map(|m| m.path.clone()),
+                planned: slot.start,
+                why: Some(why.clone()),
+                ended: ended.replace(Reason::Played),
+            });
         }
         // Whatever the item did not cover (it failed, ended early, was shorter than probed)
         // is slate: the schedule, not the media, decides when the next slot starts.
@@ -404,6 +472,15 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
         ) == Flow::Stop
         {
             break;
+        }
+        // A rotation slot the schedule ended before its entry's length ends where an event
+        // begins.
+        let natural = match slot.kind {
+            SlotKind::Rotation(i) => lineup.schedule.rotation.get(i).map(|e| e.duration),
+            _ => None,
+        };
+        if natural.is_some_and(|d| slot.duration() < d) && *ended.borrow() == Reason::Played {
+            *ended.borrow_mut() = Reason::CutByEvent;
         }
     }
     // A stop in the middle of an item (a signal) ends it like any other: audio and video
@@ -434,6 +511,14 @@ fn fill_checked(
         if sp.fill(left.min(chunk), slate) == Flow::Stop {
             return Flow::Stop;
         }
+    }
+}
+
+/// Why slate stands in for an item that cannot play (the as-run record's reason).
+fn reason_of(e: &super::open::OpenError) -> Reason {
+    match e.reason {
+        super::open::FailReason::Quarantined => Reason::Quarantined,
+        _ => Reason::Failed(e.detail.clone()),
     }
 }
 

@@ -45,7 +45,9 @@
 //!              pipeline::copied (copies between encoded frames), pipeline::decode_time
 //!                        │ bounded: pipeline::media::Encoded (described by StreamParams)
 //!                        v
-//!  [pace]    output::pace on a clock::Clock (SystemClock; SimulatedClock when unpaced)
+//!  [pace]    output::pace on a clock::Clock (SystemClock; SimulatedClock when unpaced);
+//!              output::air: each stretch "On air." as its first packet leaves, the one
+//!              before closed into an asrun::Entry ──> [asrun] asrun::writer (day files)
 //!                        │ fan-out: one bounded queue per output (output::manager)
 //!                        v
 //!  [output-NAME] output::guard::DtsGuard (dts rises; names the item from ItemStarts), then
@@ -61,17 +63,18 @@
 //!  [live-listen …] live: relay + rtmp (the key checked first), reader + units (libav's
 //!                  listener, decode, normalise, one unit per frame), admission (now?)
 //!  [tokio]         http: start (listen, State::of(ChannelApi), serve_channel), conn
-//!                  (limits); metrics, api (epg), hls, web; control (bodies: typed requests; playlist::edit, skips
-//!                  into the source's Inbox, reload requests), media (library)
+//!                  (limits); metrics, api (epg), asrun (the record), hls, web; control
+//!                  (bodies: typed requests; playlist::edit, skips into the source's Inbox,
+//!                  reload requests), media (library)
 //!  [library-probe] library::Prober: probes uploads and library files (probe::facts)
 //!  [notify]        notify::Notifier: sd_notify from metrics and the TimelineCell
 //!
 //!  Under every stage: time (integer time), metrics (written by the stages, read by http
 //!  and notify), libav (the only unsafe; libav::route_log sends libav's log to avlog),
 //!  files (atomic writes: state, journal, playlist edits, uploads, copies).
-//!  The other commands (the binary's cli.rs): check (playlist::check), schedule (epg), probe (probe,
-//!  conform::probe), prepare (conform::prepare), quarantine (list, clear). Apart from it
-//!  all: fuzzing (the fuzz targets' bodies).
+//!  The other commands (the binary's cli.rs): check (playlist::check), schedule (epg),
+//!  probe (probe, conform::probe), prepare (conform::prepare), quarantine (list, clear).
+//!  Apart from it all: fuzzing (the fuzz targets' bodies).
 //! ```
 //!
 //! ## One line per module
@@ -93,6 +96,8 @@
 //!   source, encode, pace and output threads.
 //! - `quarantine`: the crash journal and the list of poison files; the channel owns one
 //!   `Quarantine` and lends it out; runs apart from a channel use `Quarantine::none()`.
+//! - `asrun`: the as-run record: `Entry` (what aired, from the output side), the day files
+//!   beside the state file and their writer thread, read back for `/api/v1/asrun`.
 //! - `snapshot`: `Snapshot`, a value one thread publishes whole and others read whole (the
 //!   timeline on air, the reload status).
 //!
@@ -121,6 +126,7 @@
 //! - `files`: atomic writes (state, journal, playlist edits, uploads, copies, loudness cache).
 //! - `fuzzing`: the fuzz targets' bodies, replayed on the seed corpus by `make test`.
 
+pub mod asrun;
 pub mod avlog;
 pub mod channel;
 pub mod clock;

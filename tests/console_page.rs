@@ -144,6 +144,14 @@ fn the_console_uploads_a_clip_adds_it_and_skips_to_it_without_a_break() {
     };
     assert!(ms("skip_to_api_ms") <= 15000.0, "{report}");
     assert!(ms("skip_to_watch_ms") <= 30000.0, "{report}");
+    assert!(
+        report["asrun_played"].is_object(),
+        "no played as-run row: {report}"
+    );
+    assert!(
+        report["asrun_csv_lines"].as_u64().unwrap_or(0) >= 2,
+        "{report}"
+    );
     assert!(artifacts.join("console.png").is_file(), "no screenshot");
     let title = report["title"].as_str().expect("the uploaded item's title");
     assert!(

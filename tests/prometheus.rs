@@ -37,7 +37,7 @@ const ALERTS: [&str; 5] = [
     "PlayoutHealthFailing",
 ];
 /// Every sample name of the metrics contract (labels as they appear in this run).
-const CONTRACT: [&str; 28] = [
+const CONTRACT: [&str; 31] = [
     "playout_build_info{version=",
     "playout_video_frames_encoded_total",
     "playout_encoded_seconds_total",
@@ -63,6 +63,9 @@ const CONTRACT: [&str; 28] = [
     "playout_playlist_reloads_total{result=\"ok\"}",
     "playout_playlist_reloads_total{result=\"rejected\"}",
     "playout_playlist_items",
+    "playout_air_lead_seconds",
+    "playout_asrun_entries_total",
+    "playout_asrun_write_errors_total",
     "process_resident_memory_bytes",
     "process_cpu_seconds_total",
     "process_open_fds",

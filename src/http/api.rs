@@ -77,12 +77,12 @@ pub(super) fn epg(state: &State) -> Reply {
     ))
 }
 
-fn cors(mut r: Reply) -> Reply {
+pub(super) fn cors(mut r: Reply) -> Reply {
     allow_cors(&mut r);
     r
 }
 
-fn bad_request(e: String) -> Reply {
+pub(super) fn bad_request(e: String) -> Reply {
     text(
         StatusCode::BAD_REQUEST,
         "application/json",
@@ -90,7 +90,7 @@ fn bad_request(e: String) -> Reply {
     )
 }
 
-fn pairs(query: &str) -> impl Iterator<Item = (&str, String)> {
+pub(super) fn pairs(query: &str) -> impl Iterator<Item = (&str, String)> {
     query.split('&').filter(|p| !p.is_empty()).map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         (k, percent_decode(v))

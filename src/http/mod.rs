@@ -21,6 +21,7 @@
 #![allow(clippy::result_large_err)]
 
 mod api;
+mod asrun;
 mod bodies;
 mod conn;
 mod control;
@@ -78,6 +79,8 @@ pub struct State {
     pub hls: Vec<HlsFolder>,
     /// When the channel was live and under what title (from the source).
     pub live: Option<Arc<crate::live::LiveAir>>,
+    /// The folder of the as-run record's day files.
+    pub asrun: PathBuf,
     pub control: ControlState,
 }
 
@@ -169,6 +172,7 @@ async fn route(req: Request<Incoming>, state: &State) -> Reply {
         "/healthz" => metrics::healthz(state),
         "/api/v1/now" => api::now(state, query),
         "/api/v1/schedule" => api::schedule(state, query),
+        "/api/v1/asrun" => asrun::get(state, query).await,
         "/api/v1/openapi.json" => json_text(OPENAPI),
         "/epg.xml" => api::epg(state),
         _ => web::get(&req, &path).unwrap_or_else(not_found),

@@ -66,6 +66,7 @@ impl State {
             outputs: api.outputs.clone(),
             hls,
             live: api.live.clone(),
+            asrun: crate::asrun::dir_beside(&c.state),
             control: ControlState {
                 token: c.http.api_token.clone(),
                 playlist: c.playlist.clone(),

@@ -8,8 +8,10 @@
 // changed the playlist first, so the page reloads it and says so.
 //
 // Test hooks: data-testid="token|sign-in|upload-file|upload-progress|upload-result|library|
-// playlist|playlist-item|now-title|next-title|skip|play-now|outputs|reload-error|undo|message",
-// and `window.playout.state()`.
+// playlist|playlist-item|now-title|next-title|skip|play-now|outputs|reload-error|undo|message|
+// asrun|asrun-row|asrun-csv|asrun-empty", and `window.playout.state()`.
+//
+// The as-run log (today, UTC) is a read route like /api/v1/now: fetched without the token.
 
 const API = '/api/v1';
 const TOKEN_KEY = 'playout.token';
@@ -17,6 +19,7 @@ const NOW_MS = 1000;
 const OUTPUTS_MS = 2000;
 const PLAYLIST_MS = 3000;
 const LIBRARY_MS = 10000;
+const ASRUN_MS = 10000;
 /** The width the preview lays the watch page out at, before scaling it to the card. */
 const PREVIEW_WIDTH = 1000;
 
@@ -69,6 +72,14 @@ const ui = {
   eventSlate: $('event-slate'),
   eventTitle: $('event-title'),
   outputs: document.querySelector('[data-testid="outputs"] tbody'),
+  asrunDay: $('asrun-day'),
+  asrunRefresh: $('asrun-refresh'),
+  asrunCsv: tid('asrun-csv'),
+  asrunUpdated: $('asrun-updated'),
+  asrunError: $('asrun-error'),
+  asrunScroll: document.querySelector('[data-testid="asrun"] .scroll'),
+  asrun: document.querySelector('#asrun-table tbody'),
+  asrunEmpty: tid('asrun-empty'),
 };
 
 let token = null;
@@ -234,6 +245,7 @@ function signOut(why) {
   ui.preview.src = 'about:blank';
   playlist = { etag: null, data: null };
   library = { dir: '', files: [], max: null };
+  asrun = { from: null, entries: [] };
   showSignedIn(false);
   ui.signinError.textContent = why ?? '';
   say(why ?? 'Signed out.', why ? 'error' : 'info');
@@ -866,6 +878,113 @@ function outputRow(o) {
   );
 }
 
+// ---- The as-run log --------------------------------------------------------------------------
+
+/** The entries the table shows, of the span that starts at `from`. */
+let asrun = { from: null, entries: [] };
+/** The as-run request under way, if any: a refresh waits for it rather than sending another. */
+let asrunLoading = null;
+
+/** Today in UTC up to now, as the request's `from` and `to`, and the day (YYYY-MM-DD). */
+function today() {
+  const to = new Date();
+  const from = new Date(Date.UTC(to.getUTCFullYear(), to.getUTCMonth(), to.getUTCDate()));
+  // The span must not be empty, even at midnight exactly.
+  if (to <= from) to.setTime(from.getTime() + 1);
+  const f = from.toISOString();
+  return { from: f, to: to.toISOString(), day: f.slice(0, 10) };
+}
+
+function asrunUrl({ from, to }, format) {
+  const q = new URLSearchParams(format ? { format } : {});
+  q.set('from', from);
+  q.set('to', to);
+  return `${API}/asrun?${q}`;
+}
+
+/** hh:mm:ss.mmm of an RFC 3339 UTC time; with its date in front when not on `day`. */
+function utcTime(iso, day) {
+  const m = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.(\d+))?Z$/.exec(String(iso));
+  if (!m) return String(iso);
+  const t = `${m[2]}.${(m[3] ?? '').padEnd(3, '0').slice(0, 3)}`;
+  return m[1] === day ? t : `${m[1]} ${t}`;
+}
+
+/** Refreshes the table, unless a refresh is under way already (then it is that one). */
+function loadAsrun() {
+  asrunLoading ??= fetchAsrun().finally(() => {
+    asrunLoading = null;
+  });
+  return asrunLoading;
+}
+
+async function fetchAsrun() {
+  const span = today();
+  let entries;
+  try {
+    let r;
+    try {
+      r = await fetch(asrunUrl(span), { cache: 'no-store' });
+    } catch (e) {
+      throw new Error(`the server did not answer (${e.message})`);
+    }
+    const json = await r.json().catch(() => ({}));
+    if (!r.ok) throw new Error(json.error ?? `HTTP ${r.status}`);
+    entries = Array.isArray(json.entries) ? json.entries : [];
+  } catch (e) {
+    if (!signedIn) return;
+    ui.asrunError.hidden = false;
+    setText(ui.asrunError, `The as-run log could not be loaded: ${e.message}`);
+    return;
+  }
+  if (!signedIn) return;
+  ui.asrunError.hidden = true;
+  setText(ui.asrunError, '');
+  renderAsrun(span, entries);
+}
+
+const sameEntry = (a, b) =>
+  a.start === b.start && a.end === b.end && a.title === b.title && a.reason === b.reason;
+
+/** Shows `entries` of `span`: new ones at the end are added on, anything else redraws. */
+function renderAsrun(span, entries) {
+  const old = asrun.from === span.from ? asrun.entries : [];
+  const n = old.length;
+  const grows = n > 0 && entries.length >= n && sameEntry(old[n - 1], entries[n - 1]);
+  const s = ui.asrunScroll;
+  const atEnd = s.scrollHeight - s.scrollTop - s.clientHeight < 8;
+  const row = (e) => asrunRow(e, span.day);
+  if (grows) ui.asrun.append(...entries.slice(n).map(row));
+  else ui.asrun.replaceChildren(...entries.map(row));
+  asrun = { from: span.from, entries };
+  ui.asrunEmpty.hidden = entries.length > 0;
+  s.hidden = !entries.length;
+  // Newest last: follow the end of the log unless the operator scrolled up to read.
+  if (!grows || (atEnd && entries.length > n)) s.scrollTop = s.scrollHeight;
+  setText(ui.asrunDay, span.day);
+  ui.asrunCsv.href = asrunUrl(span, 'csv');
+  ui.asrunCsv.download = `asrun-${span.day}.csv`;
+  setText(ui.asrunUpdated, `Updated at ${utcTime(span.to, span.day)} UTC`);
+}
+
+function asrunRow(e, day) {
+  const bad = /^(failed|quarantined)/.test(e.reason);
+  const time = (iso) => node('time', { dateTime: iso }, utcTime(iso, day));
+  const secs = Number.isFinite(e.duration) ? e.duration.toFixed(3) : '?';
+  return node(
+    'tr',
+    { dataset: { testid: 'asrun-row', kind: e.kind, reason: e.reason } },
+    node('th', { scope: 'row', class: 't' }, time(e.start)),
+    node('td', { class: 't' }, time(e.end)),
+    node('td', { class: 'n' }, secs),
+    node('td', {}, e.kind),
+    node('td', { class: 'title', ...(e.path ? { title: e.path } : {}) }, e.title),
+    node('td', { class: bad ? 'reason error' : 'reason' }, e.reason),
+  );
+}
+
+ui.asrunRefresh.addEventListener('click', () => loadAsrun());
+
 // ---- Start ------------------------------------------------------------------------------------
 
 function every(ms, f) {
@@ -886,11 +1005,13 @@ function start() {
   every(LIBRARY_MS, () => {
     if (!uploading) loadLibrary();
   });
+  every(ASRUN_MS, loadAsrun);
 }
 
 window.playout = {
-  /** What the page holds: the playlist's ETag and items, the library, the last /now. */
-  state: () => ({ etag: playlist.etag, playlist: playlist.data, library, now }),
+  /** What the page holds: the playlist's ETag and items, the library, the last /now, and the
+   * as-run entries shown. */
+  state: () => ({ etag: playlist.etag, playlist: playlist.data, library, now, asrun }),
 };
 
 const kept = sessionStorage.getItem(TOKEN_KEY);

@@ -14,6 +14,9 @@
 //   - once the edit is reloaded, Skip puts it on air: /api/v1/now names it within 15 s, the
 //     console's Now shows it, and the watch page (a second browser at BASE_URL/, about 5 s
 //     behind) shows its title within 30 s;
+//   - the as-run section is shown; within 30 s (clicking its Refresh) it lists a row of one
+//     of the playlist's titles that "played"; its CSV link asks for format=csv, and what it
+//     gives starts with the CSV header and has at least one entry;
 //   - no page error, and no reload error shown.
 // It keeps ARTIFACT_DIR/console.png and prints `CONSOLE_REPORT {json}` with what it measured.
 import { mkdir } from 'node:fs/promises';
@@ -29,6 +32,8 @@ const NOW_LIMIT_MS = 15000;
 const WATCH_LIMIT_MS = 30000;
 /** The item on air must have this long left when the new one goes after it. */
 const MARGIN_S = 12;
+const ASRUN_LIMIT_MS = 30000;
+const ASRUN_HEADER = 'start,end,duration,kind,title,path,planned_start,reason';
 
 const failures = [];
 const fail = (msg) => {
@@ -266,6 +271,58 @@ try {
   );
   if (!gone || (await get('/api/v1/events')).events.length) fail('the event was not removed');
   report.event_added_and_removed = added && listed && gone;
+
+  // ---- The as-run log -----------------------------------------------------------------------
+  // By now the channel has passed item boundaries (at least the upload, played to its end
+  // about 12 s after the skip): the table lists one that played, and its CSV link gives it.
+  if (!(await q('asrun').isVisible())) fail('the as-run section is not shown');
+  const titles = new Set((await get('/api/v1/playlist')).items.map(itemTitle));
+  const asrunRows = () =>
+    q('asrun-row').evaluateAll((rows) =>
+      rows.map((r) => ({
+        title: r.querySelector('.title')?.textContent.trim(),
+        reason: r.querySelector('.reason')?.textContent.trim(),
+      })),
+    );
+  const asrunStart = Date.now();
+  const played = await until(
+    async () => {
+      await page.locator('#asrun-refresh').click();
+      await sleep(300);
+      return (await asrunRows()).find((r) => titles.has(r.title) && r.reason === 'played');
+    },
+    ASRUN_LIMIT_MS,
+    1000,
+  );
+  report.asrun_played = played;
+  report.asrun_ms = played ? Date.now() - asrunStart : null;
+  report.asrun_rows = await q('asrun-row').count();
+  if (!played) {
+    fail(
+      `no as-run row of one of ${JSON.stringify([...titles])} that played within ` +
+        `${ASRUN_LIMIT_MS} ms: ${JSON.stringify(await asrunRows())}`,
+    );
+  } else if (await q('asrun-empty').isVisible()) {
+    fail('the as-run table has rows but still says nothing has aired');
+  }
+  const csvLink = q('asrun-csv');
+  const href = (await csvLink.getAttribute('href')) ?? '';
+  report.asrun_csv_href = href;
+  report.asrun_csv_download = await csvLink.getAttribute('download');
+  if (!href.includes('format=csv')) fail(`the as-run CSV link is ${JSON.stringify(href)}`);
+  const csv = await page.evaluate(async (h) => {
+    const r = await fetch(h, { cache: 'no-store' });
+    return { status: r.status, type: r.headers.get('content-type'), text: await r.text() };
+  }, href);
+  const csvLines = csv.text.split('\n');
+  report.asrun_csv = { status: csv.status, type: csv.type, first: csvLines[0] };
+  report.asrun_csv_lines = csvLines.filter((l) => l.trim()).length;
+  if (csv.status !== 200) fail(`the as-run CSV link answered ${csv.status}: ${csv.text}`);
+  if (csvLines[0] !== ASRUN_HEADER) {
+    fail(`the as-run CSV starts with ${JSON.stringify(csvLines[0])}, not the header`);
+  }
+  if (report.asrun_csv_lines < 2) fail(`the as-run CSV has no entry: ${JSON.stringify(csv.text)}`);
+  log(`as-run: ${report.asrun_rows} rows, "${played?.title}" played; CSV ${href}`);
 
   // The console with the new item on air, and its preview showing it too.
   await sleep(1500);

@@ -270,6 +270,19 @@ pub struct SlateSettings {
     pub background: [u8; 3],
     /// How long the slate stays up in place of an item that fails to open or decode.
     pub failure_duration: Micros,
+    /// The operator's picture (`slate.image`, PNG or JPEG), scaled to fit and letterboxed on
+    /// `background`; `text` is drawn over it only when the file gives one.
+    pub image: Option<SlateImage>,
+    /// Whether the file gave `text` (the default text goes on the generated slate only).
+    pub text_given: bool,
+}
+
+/// `slate.image`: the file, and its size and modification time when checked (a changed
+/// file is a change of the slate, taken in by a reload).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlateImage {
+    pub path: PathBuf,
+    pub stamp: (u64, Option<std::time::SystemTime>),
 }
 
 impl Default for SlateSettings {
@@ -278,6 +291,8 @@ impl Default for SlateSettings {
             text: "We'll be right back".to_string(),
             background: [0x1a, 0x1a, 0x2e],
             failure_duration: Micros::from_secs(2),
+            image: None,
+            text_given: false,
         }
     }
 }

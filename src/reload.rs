@@ -111,7 +111,10 @@ impl Reloader {
         warn_live(&channel, &playlist);
         // A new logo is drawn here, off the media path; one that cannot be drawn rejects the
         // reload and the logo on air stays.
-        let look = if channel.overlay != self.channel.overlay || channel.text != self.channel.text {
+        let look = if channel.overlay != self.channel.overlay
+            || channel.text != self.channel.text
+            || channel.slate.image != self.channel.slate.image
+        {
             let look = Look::of(&channel, &ChannelFormat::of(&channel)).map_err(|source| {
                 ReloadError::Logo {
                     file: channel.file.clone(),

@@ -132,6 +132,7 @@ impl Channel {
         let (request_tx, request_rx) = bounded(1);
         let mut watched = vec![config.file.clone(), config.playlist.clone()];
         watched.extend(config.overlay.as_ref().map(|o| o.image.clone()));
+        watched.extend(config.slate.image.as_ref().map(|i| i.path.clone()));
         let watcher = match reload::watch(&watched, request_tx.clone()) {
             Ok(w) => Some(w),
             Err(e) => {

@@ -126,56 +126,14 @@ pub(super) fn validate_overlay(
             format!("{scale} is out of range (expected 0.01..=1, the logo's width as a fraction of the frame's)"),
         );
     }
-    if raw.image.0.trim().is_empty() {
-        p.add("overlay.image", "the path is empty (expected a PNG file)");
-        return None;
-    }
-    let image = resolve(channel_file, &raw.image.0);
+    let still = still_image(
+        &raw.image.0,
+        channel_file,
+        ("overlay.image", "a PNG file"),
+        p,
+    )?;
+    let (image, (w, h), meta) = (still.path, still.size, still.meta);
     let shown = image.display();
-    let meta = match std::fs::metadata(&image) {
-        Ok(m) if m.is_file() => m,
-        Ok(_) => {
-            p.add(
-                "overlay.image",
-                format!("{shown} is not a file (expected a PNG file)"),
-            );
-            return None;
-        }
-        Err(e) => {
-            p.add(
-                "overlay.image",
-                format!("{shown} cannot be read: {e} (expected a PNG file)"),
-            );
-            return None;
-        }
-    };
-    // A check has no channel, so no quarantine: the logo is opened whatever it did before.
-    let none = crate::quarantine::Quarantine::none();
-    let info = match crate::pipeline::open::probe_info(&image, &none) {
-        Ok(i) => i,
-        Err(e) => {
-            p.add(
-                "overlay.image",
-                format!(
-                    "{shown} is not an image: {} (expected a PNG file)",
-                    e.detail
-                ),
-            );
-            return None;
-        }
-    };
-    let Some(v) = info.video.as_ref().filter(|_| info.still) else {
-        p.add(
-            "overlay.image",
-            format!("{shown} is not a still image (expected a PNG file)"),
-        );
-        return None;
-    };
-    let (w, h) = (v.width, v.height);
-    if w == 0 || h == 0 {
-        p.add("overlay.image", format!("{shown} is not an image libav can read: it finds no picture in it (expected a PNG file)"));
-        return None;
-    }
     if w > video.width || h > video.height {
         p.add(
             "overlay.image",
@@ -209,5 +167,71 @@ pub(super) fn validate_overlay(
         width,
         height,
         stamp: (meta.len(), meta.modified().ok()),
+    })
+}
+
+/// A still picture named in the channel file, checked: the file, resolved against the
+/// channel file's folder, its size and its stamp.
+pub(super) struct Still {
+    pub path: std::path::PathBuf,
+    pub size: (u32, u32),
+    pub meta: std::fs::Metadata,
+}
+
+/// Checks the still picture at `raw` (for `place`, expecting `what`): it exists, is a file,
+/// and libav reads one picture from it. Each failure is added to `p` with the place named.
+pub(super) fn still_image(
+    raw: &str,
+    channel_file: &Path,
+    (place, what): (&str, &str),
+    p: &mut Problems,
+) -> Option<Still> {
+    if raw.trim().is_empty() {
+        p.add(place, format!("the path is empty (expected {what})"));
+        return None;
+    }
+    let image = resolve(channel_file, raw);
+    let shown = image.display();
+    let meta = match std::fs::metadata(&image) {
+        Ok(m) if m.is_file() => m,
+        Ok(_) => {
+            p.add(place, format!("{shown} is not a file (expected {what})"));
+            return None;
+        }
+        Err(e) => {
+            p.add(
+                place,
+                format!("{shown} cannot be read: {e} (expected {what})"),
+            );
+            return None;
+        }
+    };
+    // A check has no channel, so no quarantine: the picture is opened whatever it did before.
+    let none = crate::quarantine::Quarantine::none();
+    let info = match crate::pipeline::open::probe_info(&image, &none) {
+        Ok(i) => i,
+        Err(e) => {
+            p.add(
+                place,
+                format!("{shown} is not an image: {} (expected {what})", e.detail),
+            );
+            return None;
+        }
+    };
+    let Some(v) = info.video.as_ref().filter(|_| info.still) else {
+        p.add(
+            place,
+            format!("{shown} is not a still image (expected {what})"),
+        );
+        return None;
+    };
+    if v.width == 0 || v.height == 0 {
+        p.add(place, format!("{shown} is not an image libav can read: it finds no picture in it (expected {what})"));
+        return None;
+    }
+    Some(Still {
+        size: (v.width, v.height),
+        path: image,
+        meta,
     })
 }

@@ -20,7 +20,9 @@ use super::{
     resolve, ApiToken, AudioFormat, ChannelConfig, ConfigError, HttpSettings, LoudnessTarget,
     Problems,
 };
-use super::{MediaSettings, SlateSettings, VideoFormat, DEFAULT_MAX_UPLOAD, MIN_TOKEN_CHARS};
+use super::{
+    MediaSettings, SlateImage, SlateSettings, VideoFormat, DEFAULT_MAX_UPLOAD, MIN_TOKEN_CHARS,
+};
 use crate::time::Micros;
 
 #[derive(Deserialize)]
@@ -89,10 +91,11 @@ struct LoudnessFile {
 #[derive(Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "slate settings: a mapping with text, background and failure_duration"
+    expecting = "slate settings: a mapping with text, background, failure_duration and image"
 )]
 struct SlateFile {
     text: Option<Text<500>>,
+    image: Option<Text<4096>>,
     #[serde(default, deserialize_with = "present_or_null")]
     background: Option<Option<Text<64>>>,
     failure_duration: Option<Micros>,
@@ -193,13 +196,14 @@ pub(super) fn validate(
         .overlay
         .and_then(|o| validate_overlay(o, &abs, &video, &mut p));
     let prepare = raw.prepare.map(|r| validate_prepare(r, &abs, &mut p));
+    let slate = validate_slate(raw.slate.unwrap_or_default(), &abs, &mut p);
     let channel = ChannelConfig {
         name,
         playlist: resolve(&abs, &raw.playlist.0),
         file: abs,
         video,
         audio: validate_audio(raw.audio.unwrap_or_default(), &mut p),
-        slate: validate_slate(raw.slate.unwrap_or_default(), &mut p),
+        slate,
         outputs,
         http: validate_http(raw.http.unwrap_or_default(), env, &mut p),
         media,
@@ -362,9 +366,17 @@ fn validate_loudness(raw: LoudnessFile, p: &mut Problems) -> LoudnessTarget {
     }
 }
 
-fn validate_slate(raw: SlateFile, p: &mut Problems) -> SlateSettings {
+fn validate_slate(raw: SlateFile, channel_file: &Path, p: &mut Problems) -> SlateSettings {
     let d = SlateSettings::default();
+    let text_given = raw.text.is_some();
     let text = raw.text.map_or(d.text, |t| t.0);
+    let image = raw.image.and_then(|i| {
+        let what = ("slate.image", "a PNG or JPEG file");
+        super::overlay::still_image(&i.0, channel_file, what, p).map(|s| SlateImage {
+            path: s.path,
+            stamp: (s.meta.len(), s.meta.modified().ok()),
+        })
+    });
     if text.chars().any(|c| c.is_control() && c != '\n') {
         p.add(
             "slate.text",
@@ -403,6 +415,8 @@ fn validate_slate(raw: SlateFile, p: &mut Problems) -> SlateSettings {
         text,
         background,
         failure_duration,
+        image,
+        text_given,
     }
 }
 

@@ -137,15 +137,15 @@ pub struct EventSlate {
 }
 
 impl EventSlate {
-    /// The picture for `title`; `fallback` (the channel's slate) if it cannot be drawn.
+    /// The picture for `title`, over the channel's slate picture when it has one; the
+    /// channel's slate itself if it cannot be drawn.
     pub fn picture(
         &mut self,
         fmt: &ChannelFormat,
         (title, resumed): (&str, bool),
-        background: [u8; 3],
-        overlay: Option<&str>,
-        fallback: &ff::frame::Video,
+        look: &super::slate::Look,
     ) -> ff::frame::Video {
+        let fallback = &look.slate;
         if !matches!(&self.drawn, Some((t, r, _)) if t == title && *r == resumed) {
             let text = if resumed {
                 "Back shortly"
@@ -155,9 +155,10 @@ impl EventSlate {
             let slate = SlateText {
                 title,
                 text,
-                background,
+                background: look.background,
+                image: look.image.as_deref(),
             };
-            match render(fmt, &slate, overlay) {
+            match render(fmt, &slate, look.overlay.as_deref()) {
                 Ok(f) => self.drawn = Some((title.to_string(), resumed, f)),
                 Err(e) => {
                     tracing::warn!(%title, error = %e, "The live event's slate cannot be drawn; the channel's slate plays.");

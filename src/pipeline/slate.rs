@@ -1,7 +1,10 @@
-//! The slate: one picture (channel name and a line of text on a plain background), made
-//! in-process with libavfilter's `color` and `drawtext`, repeated with silence wherever the
-//! channel has nothing else to show. No asset is needed; without a usable font the slate is
-//! the plain background, which still keeps the stream alive.
+//! The slate: one picture, repeated with silence wherever the channel has nothing else to
+//! show. By default it is made in-process with libavfilter's `color` and `drawtext` (channel
+//! name and a line of text on a plain background), and no asset is needed; without a usable
+//! font it is the plain background, which still keeps the stream alive. With `slate.image`
+//! it is the operator's picture, scaled to fit and letterboxed on the background, with the
+//! text over it when the file gives one; a picture that cannot be drawn falls back to the
+//! generated slate.
 
 use std::io::Write;
 
@@ -19,6 +22,8 @@ pub struct Look {
     pub channel: String,
     /// The slate's background, for the pictures drawn later (a live event's).
     pub background: [u8; 3],
+    /// The operator's slate picture, for the pictures drawn later (a live event's).
+    pub image: Option<std::path::PathBuf>,
 }
 
 impl Look {
@@ -30,12 +35,21 @@ impl Look {
             .overlay
             .as_ref()
             .map(super::normalise::overlay_chain);
+        let s = &channel.slate;
+        let image = s.image.as_ref().map(|i| i.path.clone());
+        // Over the operator's picture only the text the file gives; the generated slate
+        // shows the channel's name and the (default) text.
         let slate = render(
             fmt,
             &SlateText {
-                title: &channel.name,
-                text: &channel.slate.text,
-                background: channel.slate.background,
+                title: if image.is_some() { "" } else { &channel.name },
+                text: if image.is_some() && !s.text_given {
+                    ""
+                } else {
+                    &s.text
+                },
+                background: s.background,
+                image: image.as_deref(),
             },
             overlay.as_deref(),
         )?;
@@ -45,6 +59,7 @@ impl Look {
             text: channel.text.clone(),
             channel: channel.name.clone(),
             background: channel.slate.background,
+            image,
         })
     }
 }
@@ -53,6 +68,8 @@ pub struct SlateText<'a> {
     pub title: &'a str,
     pub text: &'a str,
     pub background: [u8; 3],
+    /// The operator's picture under the text, if any.
+    pub image: Option<&'a std::path::Path>,
 }
 
 /// Renders the slate picture once, with the overlay's filters (`normalise::overlay_chain`)
@@ -62,6 +79,25 @@ pub fn render(
     slate: &SlateText,
     overlay: Option<&str>,
 ) -> Result<ff::frame::Video, ff::Error> {
+    if let Some(image) = slate.image {
+        let tried = match overlay {
+            Some(o) => {
+                render_with_text(fmt, slate, o).or_else(|_| render_with_text(fmt, slate, ""))
+            }
+            None => render_with_text(fmt, slate, ""),
+        };
+        match tried {
+            Ok(f) => return Ok(f),
+            Err(e) => {
+                tracing::warn!(image = %image.display(), error = %e, "The slate picture cannot be drawn; the generated slate plays.");
+            }
+        }
+        let generated = SlateText {
+            image: None,
+            ..*slate
+        };
+        return render(fmt, &generated, overlay);
+    }
     if let Some(o) = overlay {
         match render_with_text(fmt, slate, o) {
             Ok(f) => return Ok(f),
@@ -102,15 +138,46 @@ fn render_with_text(
     }
     let big = (fmt.height / 10).max(8);
     let small = (fmt.height / 18).max(6);
-    let spec = format!(
-        "{bg},drawtext=textfile={t}:expansion=none:fontcolor=white:fontsize={big}:x=(w-text_w)/2:y=(h/2)-text_h-{gap},\
-         drawtext=textfile={x}:expansion=none:fontcolor=0xd0d0d0:fontsize={small}:x=(w-text_w)/2:y=(h/2)+{gap}{overlay}",
-        bg = background(fmt, slate.background),
-        t = title.display(),
-        x = text.display(),
-        gap = (fmt.height / 40).max(2),
-    );
+    let gap = (fmt.height / 40).max(2);
+    let spec = match slate.image {
+        None => format!(
+            "{bg},drawtext=textfile={t}:expansion=none:fontcolor=white:fontsize={big}:x=(w-text_w)/2:y=(h/2)-text_h-{gap},\
+             drawtext=textfile={x}:expansion=none:fontcolor=0xd0d0d0:fontsize={small}:x=(w-text_w)/2:y=(h/2)+{gap}{overlay}",
+            bg = background(fmt, slate.background),
+            t = title.display(),
+            x = text.display(),
+        ),
+        Some(image) => {
+            // Text over a picture sits in a translucent box, low in the frame.
+            let boxed = format!("box=1:boxcolor=black@0.55:boxborderw={gap}");
+            let mut spec = picture(fmt, image, slate.background);
+            if !slate.title.is_empty() {
+                spec.push_str(&format!(
+                    ",drawtext=textfile={}:expansion=none:fontcolor=white:fontsize={big}:{boxed}:x=(w-text_w)/2:y=h*2/3-text_h-{gap}",
+                    title.display()
+                ));
+            }
+            if !slate.text.is_empty() {
+                spec.push_str(&format!(
+                    ",drawtext=textfile={}:expansion=none:fontcolor=white:fontsize={small}:{boxed}:x=(w-text_w)/2:y=h*2/3+{gap}",
+                    text.display()
+                ));
+            }
+            spec + overlay
+        }
+    };
     run(&spec)
+}
+
+/// The operator's picture, scaled to fit the frame and letterboxed on `rgb`.
+fn picture(fmt: &ChannelFormat, image: &std::path::Path, rgb: [u8; 3]) -> String {
+    let (w, h) = (fmt.width, fmt.height);
+    format!(
+        "{bg}[bg];movie=filename={file},format=rgba,scale={w}:{h}:force_original_aspect_ratio=decrease:flags=bicubic[pic];\
+         [bg][pic]overlay=x=(W-w)/2:y=(H-h)/2:format=auto,setsar=1",
+        bg = background(fmt, rgb),
+        file = super::normalise::filter_path(image),
+    )
 }
 
 fn run(spec: &str) -> Result<ff::frame::Video, ff::Error> {
@@ -155,6 +222,7 @@ mod tests {
                 title: "demo: it's \"on\"",
                 text: "We'll be right back",
                 background: [0x10, 0x10, 0x10],
+                image: None,
             },
             None,
         )

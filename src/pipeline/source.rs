@@ -402,14 +402,7 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
                         let resumed = live
                             .as_ref()
                             .is_some_and(|f| f.input.air.began_between(slot.start, pos));
-                        let o = s.ctx.look.overlay.as_deref();
-                        event_slate.picture(
-                            &s.ctx.fmt,
-                            (t, resumed),
-                            s.ctx.look.background,
-                            o,
-                            &s.ctx.look.slate,
-                        )
+                        event_slate.picture(&s.ctx.fmt, (t, resumed), &s.ctx.look)
                     }
                     (None, _) => crate::libav::share(&s.ctx.look.slate),
                 };

@@ -168,9 +168,9 @@ impl Reloader {
 }
 
 /// The first channel setting that differs and needs a restart: the encoders, the slate
-/// picture and the HTTP listener are built once at start. Outputs change on reload (HLS ones
-/// excepted, see `output::manager`), unless they came from `--output`, when the file's are
-/// not applied at all.
+/// picture and the HTTP listener are built once at start. Outputs change on reload (see
+/// `output::manager`), unless they came from `--output`, when the file's are not applied at
+/// all.
 pub fn restart_needed(old: &ChannelConfig, new: &ChannelConfig) -> Option<&'static str> {
     let checks: [(&'static str, bool); 11] = [
         ("name", old.name != new.name),

@@ -1,8 +1,8 @@
 //! Outputs change on reload, without a restart: a second nginx-rtmp output is added to a
 //! running channel, then the first is removed. Each recording is one unbroken publish
 //! session (the new one from its first keyframe), the removed output's ends cleanly, and
-//! the channel never restarts. An HLS output cannot be added on reload: that is refused
-//! with a reason and changes nothing.
+//! the channel never restarts. An HLS output is added and removed on reload the same way:
+//! served at `/hls/NAME/` from its first segments on, a 404 once removed.
 mod common;
 
 use std::thread;
@@ -83,17 +83,29 @@ fn an_output_added_then_the_first_removed_on_reload() {
             "",
         ),
     );
-    let refused = p.wait_line_after(
+    let hls_added = p.wait_line_after(
         t_hls,
-        &["Reload rejected", "HLS output changed"],
+        &["Outputs changed by reload.", "added=[\"web\"]"],
         Duration::from_secs(5),
     );
+    // Served from its first segments on: a playlist that names two.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut served = None;
+    while served.is_none() && Instant::now() < deadline {
+        served = http_get(http, "/hls/web/index.m3u8")
+            .filter(|(status, body)| *status == 200 && body.matches(".ts").count() >= 2);
+        thread::sleep(Duration::from_millis(200));
+    }
     println!(
-        "HLS added on reload: {:?}",
-        refused.as_ref().map(|(_, l)| l.clone())
+        "HLS added on reload: {:?}, served {:.1} s after the edit",
+        hls_added.as_ref().map(|(_, l)| l.clone()),
+        t_hls.elapsed().as_secs_f64()
     );
-    if refused.is_none() {
-        failures.push("adding an HLS output on reload was not refused".into());
+    if hls_added.is_none() || served.is_none() {
+        failures.push(format!(
+            "adding an HLS output on reload: applied {}, served {served:?}",
+            hls_added.is_some()
+        ));
     }
 
     // Remove the first, once it has played 13 s (its recording's length is checked below).
@@ -118,6 +130,23 @@ fn an_output_added_then_the_first_removed_on_reload() {
     }
     if !health.contains("\"second\"") || health.contains("\"first\"") {
         failures.push(format!("/healthz after the removal: {health}"));
+    }
+    // The HLS output went with it: a 404 from then on.
+    let gone = p.wait_line_after(
+        t_remove,
+        &["Output removed.", "output=web"],
+        Duration::from_secs(5),
+    );
+    let hls_after = http_get(http, "/hls/web/index.m3u8").map(|(status, _)| status);
+    println!(
+        "HLS removed: {}, then /hls/web/index.m3u8 {hls_after:?}",
+        gone.is_some()
+    );
+    if gone.is_none() || hls_after != Some(404) {
+        failures.push(format!(
+            "removing the HLS output: removed {}, then {hls_after:?}",
+            gone.is_some()
+        ));
     }
     // The recordings' lengths are checked below: the second output plays 14 s from its
     // connection (the first longer), whatever the waits above took.

@@ -20,7 +20,7 @@ use crossbeam_channel::{bounded, Sender};
 
 pub use pipeline::{outputs, ChannelOrigin, RunError, Running};
 
-use crate::config::{ChannelConfig, ConfigError, OutputConfig};
+use crate::config::{ChannelConfig, ConfigError};
 use crate::lineup::{self, Durations, Timeline, TimelineCell};
 use crate::live::LiveAir;
 use crate::metrics::Metrics;
@@ -71,8 +71,6 @@ pub struct ChannelApi {
     pub reload_status: Arc<Snapshot<ReloadStatus>>,
     /// The outputs playing now (they change on reload).
     pub outputs: Arc<OutputList>,
-    /// The outputs the channel started with (its HLS folders are what HTTP serves).
-    pub started_outputs: Vec<OutputConfig>,
     /// When the channel was live and under what title (with `live:`).
     pub live: Option<Arc<LiveAir>>,
     /// Skips, to the source.
@@ -194,7 +192,6 @@ impl Channel {
             timeline: cell,
             reload_status,
             outputs: output_list,
-            started_outputs: outputs,
             skips: skip_tx,
             reload: request_tx,
             frontier,

@@ -1,5 +1,6 @@
 //! The HLS outputs' files: `/hls/NAME/index.m3u8` and `/hls/NAME/seg-N.ts`, and the first
-//! HLS output also at `/hls/index.m3u8` (and its segments beside it).
+//! HLS output also at `/hls/index.m3u8` (and its segments beside it). The outputs are those
+//! playing now: one added by a reload is served from then on, one removed is a 404.
 //!
 //! Only those two shapes of name are served, matched on the raw path: temporary files,
 //! other names, anything with an escape or a `..` is a 404 before the file system is asked,
@@ -10,8 +11,23 @@
 use hyper::header::HeaderValue;
 use hyper::{Request, StatusCode};
 
-use super::{allow_cors, bytes, not_found, text, Reply, State};
+use super::{allow_cors, bytes, not_found, text, HlsFolder, Reply, State};
+use crate::config::{OutputConfig, OutputTarget};
 use crate::output::hls::playlist::{segment_seq, PLAYLIST_NAME};
+
+/// The HLS outputs among `outputs`, in their order: the first is also `/hls/index.m3u8`.
+pub(super) fn folders(outputs: &[OutputConfig]) -> Vec<HlsFolder> {
+    outputs
+        .iter()
+        .filter_map(|o| match o.target() {
+            Ok(OutputTarget::Hls(folder)) => Some(HlsFolder {
+                name: o.name.clone(),
+                folder,
+            }),
+            _ => None,
+        })
+        .collect()
+}
 
 const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
 const SEGMENT_TYPE: &str = "video/mp2t";
@@ -21,9 +37,10 @@ pub(super) async fn get<B>(req: &Request<B>, rest: &str, state: &State) -> Reply
         Some((name, file)) => (Some(name), file),
         None => (None, rest),
     };
+    let hls = folders(&state.outputs.get());
     let out = match name {
-        None => state.hls.first(),
-        Some(n) => state.hls.iter().find(|h| h.name == n),
+        None => hls.first(),
+        Some(n) => hls.iter().find(|h| h.name == n),
     };
     let Some(out) = out else {
         return cors(not_found());

@@ -75,8 +75,6 @@ pub struct State {
     pub reload: Arc<Snapshot<ReloadStatus>>,
     /// The outputs playing now (they change on reload), for `/healthz`.
     pub outputs: Arc<crate::output::manager::OutputList>,
-    /// The HLS outputs, in the channel's order: the first is also `/hls/index.m3u8`.
-    pub hls: Vec<HlsFolder>,
     /// When the channel was live and under what title (from the source).
     pub live: Option<Arc<crate::live::LiveAir>>,
     /// The folder of the as-run record's day files.

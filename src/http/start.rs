@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use super::{bind, serve, ControlState, HlsFolder, State};
+use super::{bind, serve, ControlState, State};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ListenError {
@@ -33,7 +33,7 @@ pub async fn serve_channel(listener: TcpListener, state: State) {
     let addr = listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
-    if state.hls.is_empty() {
+    if super::hls::folders(&state.outputs.get()).is_empty() {
         tracing::info!(%addr, "Serving http://{addr}/metrics and /healthz.");
     } else {
         tracing::info!(%addr, "Serving the watch page at http://{addr}/, the stream at /hls/index.m3u8, /metrics and /healthz.");
@@ -47,24 +47,12 @@ impl State {
     /// library's probe thread.
     pub fn of(api: &crate::channel::ChannelApi) -> std::io::Result<State> {
         let c = &api.config;
-        let hls = api
-            .started_outputs
-            .iter()
-            .filter_map(|o| match o.target() {
-                Ok(crate::config::OutputTarget::Hls(folder)) => Some(HlsFolder {
-                    name: o.name.clone(),
-                    folder,
-                }),
-                _ => None,
-            })
-            .collect();
         Ok(State {
             metrics: api.metrics.clone(),
             timeline: api.timeline.clone(),
             channel: c.name.clone(),
             reload: api.reload_status.clone(),
             outputs: api.outputs.clone(),
-            hls,
             live: api.live.clone(),
             asrun: crate::asrun::dir_beside(&c.state),
             control: ControlState {

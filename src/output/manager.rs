@@ -4,8 +4,8 @@
 //! outputs and the timeline are untouched: an added output opens its own publish session
 //! and starts at the next keyframe, as a reconnect does.
 //!
-//! HLS outputs are the exception: the web server serves the folders it started with, so a
-//! change to them is refused with "restart to apply".
+//! HLS outputs change the same way: the web server serves the HLS outputs playing now (the
+//! `OutputList`), so one added is served from its first segment and one removed is a 404.
 
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
@@ -130,19 +130,10 @@ impl Manager {
     }
 
     /// Makes the outputs `wanted`: those gone are removed, those new added, those whose
-    /// settings changed restarted (a new publish session). Refused, with nothing changed,
-    /// when an HLS output would change.
+    /// settings changed restarted (a new publish session, or for HLS a writer that goes on
+    /// from the folder's playlist).
     pub fn apply(&mut self, wanted: Vec<OutputConfig>) -> Result<Changes, ApplyError> {
-        let hls = |l: &[OutputConfig]| -> Vec<OutputConfig> {
-            l.iter()
-                .filter(|o| matches!(o.target(), Ok(OutputTarget::Hls(_))))
-                .cloned()
-                .collect()
-        };
         let now: Vec<OutputConfig> = self.running.iter().map(|(o, _)| o.clone()).collect();
-        if hls(&now) != hls(&wanted) {
-            return Err(ApplyError::HlsChanged);
-        }
         let mut changes = Changes::default();
         for o in &now {
             match wanted.iter().find(|w| w.name == o.name) {
@@ -189,14 +180,9 @@ impl Manager {
     }
 }
 
-/// Why `apply` changed nothing (an HLS change) or stopped short (an output's thread).
+/// Why `apply` stopped short: an output's thread could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    #[error(
-        "outputs: an HLS output changed, which needs a restart (the web server serves the \
-         HLS folders it started with)"
-    )]
-    HlsChanged,
     #[error("outputs: cannot start {name}: {source}")]
     Start {
         name: String,

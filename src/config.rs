@@ -272,15 +272,18 @@ pub struct SlateSettings {
     pub failure_duration: Micros,
     /// The operator's picture (`slate.image`, PNG or JPEG), scaled to fit and letterboxed on
     /// `background`; `text` is drawn over it only when the file gives one.
-    pub image: Option<SlateImage>,
+    pub image: Option<SlateMedia>,
+    /// The operator's clip (`slate.clip`), looped for as long as slate is needed, with its
+    /// own audio or silence; `text` is not drawn over it.
+    pub clip: Option<SlateMedia>,
     /// Whether the file gave `text` (the default text goes on the generated slate only).
     pub text_given: bool,
 }
 
-/// `slate.image`: the file, and its size and modification time when checked (a changed
-/// file is a change of the slate, taken in by a reload).
+/// `slate.image` or `slate.clip`: the file, and its size and modification time when checked
+/// (a changed file is a change of the slate, taken in by a reload).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SlateImage {
+pub struct SlateMedia {
     pub path: PathBuf,
     pub stamp: (u64, Option<std::time::SystemTime>),
 }
@@ -292,6 +295,7 @@ impl Default for SlateSettings {
             background: [0x1a, 0x1a, 0x2e],
             failure_duration: Micros::from_secs(2),
             image: None,
+            clip: None,
             text_given: false,
         }
     }

@@ -114,6 +114,7 @@ impl Reloader {
         let look = if channel.overlay != self.channel.overlay
             || channel.text != self.channel.text
             || channel.slate.image != self.channel.slate.image
+            || channel.slate.clip != self.channel.slate.clip
         {
             let look = Look::of(&channel, &ChannelFormat::of(&channel)).map_err(|source| {
                 ReloadError::Logo {

@@ -195,5 +195,134 @@ fn a_reload_takes_a_new_picture_and_a_broken_one_keeps_the_slate_on_air() {
         (at / 2.0 - (at / 2.0).round()).abs() < 0.02,
         "changed at {at:.3} s, not at a 2 s slot boundary"
     );
-    assert!((3.0..8.0).contains(&at), "changed at {at:.3} s");
+    // The edit is at 3 s of air; the source, running ahead, adopts it at its next boundary.
+    assert!((3.0..=10.5).contains(&at), "changed at {at:.3} s");
+}
+
+/// `clip`'s `slate.clip` channel: slate slots of `slot` each.
+fn clip_channel(dir: &Path, clip: &Path, slot: &str) -> PathBuf {
+    let playlist = write_playlist(dir, &[ItemSpec::slate(slot)]);
+    ChannelFile::new("looped", &playlist)
+        .slate(&format!("clip: {}", q(&clip.display().to_string())))
+        .write(dir)
+}
+
+#[test]
+fn a_slate_clip_loops_frame_by_frame_with_its_sound() {
+    let dir = tempfile::tempdir().unwrap();
+    let red = clip("red_4s");
+    let ch = clip_channel(dir.path(), &red, "10s");
+    let out = dir.path().join("out.flv");
+    let run = run_playout_timeout(
+        &[
+            "run",
+            ch.to_str().unwrap(),
+            "--unpaced",
+            "--for",
+            "10s",
+            "--output",
+            &format!("file:{}", out.display()),
+        ],
+        Duration::from_secs(120),
+    );
+    assert!(run.status.success(), "{}", tail(&run.stderr, 30));
+    let report = analyse(&out, 30, 1);
+    println!("{report}");
+    let mut expect = Expect::new(320, 180);
+    expect.duration = Some(10.0);
+    let mut failures = report.problems(&expect);
+    let frames = grid_frames(&out);
+    let shown: Vec<Option<u32>> = frames.iter().map(band_index).collect();
+    let want: Vec<Option<u32>> = (0..300u32).map(|i| Some(i % 120)).collect();
+    println!("slate clip frames: {}", runs(&frames, band_index));
+    if shown != want {
+        failures.push(format!(
+            "expected the 4 s clip's frames 0..119, twice, then 0..59; got {}",
+            runs(&frames, band_index)
+        ));
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn a_slate_clip_that_fails_on_air_gives_way_to_the_picture_and_says_so_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // The red clip with its index first, cut to a third: it opens, then ends 2.7 s short.
+    let whole = dir.path().join("whole.mp4");
+    let st = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-i"])
+        .arg(clip("red_4s"))
+        .args(["-c", "copy", "-movflags", "+faststart"])
+        .arg(&whole)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let bytes = std::fs::read(&whole).unwrap();
+    let cut = dir.path().join("cut.mp4");
+    std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
+    let ch = clip_channel(dir.path(), &cut, "3s");
+    let out = dir.path().join("out.flv");
+    let run = run_playout_timeout(
+        &[
+            "run",
+            ch.to_str().unwrap(),
+            "--unpaced",
+            "--for",
+            "9s",
+            "--output",
+            &format!("file:{}", out.display()),
+        ],
+        Duration::from_secs(120),
+    );
+    println!("{}", tail(&run.stderr, 30));
+    assert!(run.status.success());
+    let said = run.stderr.matches("The slate clip failed").count();
+    let frames = grid_frames(&out);
+    let red = frames.iter().filter(|f| is_red(f)).count();
+    println!("{said} failure lines; {red} red frames of {}", frames.len());
+    assert_eq!(said, 1, "the failure is said once");
+    assert_eq!(frames.len(), 270, "9 s at 30 fps, unbroken");
+    // The clip's first part aired, then the picture for the rest of the run.
+    assert!((10..90).contains(&red), "{red} red frames");
+    assert!(frames[frames.len() - 90..].iter().all(|f| !is_red(f)));
+}
+
+#[test]
+fn check_names_the_problem_with_a_slate_clip_and_refuses_both_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.mp4");
+    std::fs::write(&text, "not media at all").unwrap();
+    let still = dir.path().join("still.png");
+    picture(&still, "0x00c800");
+    for (file, said) in [
+        (dir.path().join("gone.mp4"), "cannot be read"),
+        (text, "is not media"),
+        (still.clone(), "has no video"),
+    ] {
+        let ch = clip_channel(dir.path(), &file, "2s");
+        let (status, out, err, _) = run_playout(&["check", ch.to_str().unwrap()]);
+        let all = format!("{out}{err}");
+        println!("{all}");
+        assert!(!status.success(), "{} passed the check", file.display());
+        assert!(
+            all.contains("slate.clip")
+                && all.contains(&file.display().to_string())
+                && all.contains(said),
+            "{all}"
+        );
+    }
+    let playlist = write_playlist(dir.path(), &[ItemSpec::slate("2s")]);
+    let both = ChannelFile::new("both", &playlist)
+        .slate(&format!(
+            "image: {}, clip: {}",
+            q(&still.display().to_string()),
+            q(&clip("red_4s").display().to_string())
+        ))
+        .write(dir.path());
+    let (status, out, err, _) = run_playout(&["check", both.to_str().unwrap()]);
+    let all = format!("{out}{err}");
+    assert!(
+        !status.success() && all.contains("both image and clip are given"),
+        "{all}"
+    );
 }

@@ -131,6 +131,7 @@ impl Channel {
         let mut watched = vec![config.file.clone(), config.playlist.clone()];
         watched.extend(config.overlay.as_ref().map(|o| o.image.clone()));
         watched.extend(config.slate.image.as_ref().map(|i| i.path.clone()));
+        watched.extend(config.slate.clip.as_ref().map(|c| c.path.clone()));
         let watcher = match reload::watch(&watched, request_tx.clone()) {
             Ok(w) => Some(w),
             Err(e) => {

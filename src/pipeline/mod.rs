@@ -16,6 +16,7 @@ pub mod normalise;
 pub mod open;
 pub mod passthrough;
 pub mod slate;
+mod slate_clip;
 pub mod source;
 pub mod splice;
 pub mod starts;

@@ -24,6 +24,9 @@ pub struct Look {
     pub background: [u8; 3],
     /// The operator's slate picture, for the pictures drawn later (a live event's).
     pub image: Option<std::path::PathBuf>,
+    /// The operator's slate clip (`slate.clip`), looped where slate plays; `slate` is what
+    /// plays if it cannot.
+    pub clip: Option<std::path::PathBuf>,
 }
 
 impl Look {
@@ -60,6 +63,7 @@ impl Look {
             channel: channel.name.clone(),
             background: channel.slate.background,
             image,
+            clip: s.clip.as_ref().map(|c| c.path.clone()),
         })
     }
 }

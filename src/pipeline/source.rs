@@ -169,6 +169,8 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
         crate::time::Micros(crate::time::rescale(frames, frame_tb, crate::time::MICROS))
     };
     let mut event_slate = super::live::EventSlate::default();
+    // The slate clip failed: the picture plays until a reload brings a new look.
+    let mut clip_failed = false;
     while !(s.ctx.stop.load(Ordering::Relaxed) || splicer.is_done()) {
         let pos = clock.time_of(splicer.position_frames());
         if let Some(look) = watch.take_look() {
@@ -176,6 +178,7 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
             let channel = std::mem::take(&mut s.ctx.look.channel);
             s.ctx.look = super::slate::Look { channel, ..look };
             event_slate.forget();
+            clip_failed = false;
             tracing::info!(at = %rfc3339(pos), logo = s.ctx.look.overlay.is_some(), "New overlay takes effect.");
         }
         out.frontier.set(pos);
@@ -396,17 +399,19 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
             }
             None => {
                 tracing::info!(item = %title, kind = kind.as_str(), frames = end - splicer.position_frames(), "Slate started.");
-                let picture = match (lineup.live_event(slot.kind), &s.live) {
+                match (lineup.live_event(slot.kind), &s.live) {
                     // A live event with no publisher on: its own slate.
                     (Some(t), live) => {
                         let resumed = live
                             .as_ref()
                             .is_some_and(|f| f.input.air.began_between(slot.start, pos));
-                        event_slate.picture(&s.ctx.fmt, (t, resumed), &s.ctx.look)
+                        let picture = event_slate.picture(&s.ctx.fmt, (t, resumed), &s.ctx.look);
+                        fill_checked(&mut splicer, &cut, &picture, &mut check, s.ctx.fmt.fps)
                     }
-                    (None, _) => crate::libav::share(&s.ctx.look.slate),
-                };
-                fill_checked(&mut splicer, &cut, &picture, &mut check, s.ctx.fmt.fps)
+                    (None, _) => {
+                        fill_slate(&mut splicer, &cut, &s.ctx, &mut check, &mut clip_failed)
+                    }
+                }
             }
             Some((m, (start, opened))) => {
                 let frames = end - splicer.position_frames();
@@ -456,14 +461,7 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
         }
         // Whatever the item did not cover (it failed, ended early, was shorter than probed)
         // is slate: the schedule, not the media, decides when the next slot starts.
-        if fill_checked(
-            &mut splicer,
-            &cut,
-            &s.ctx.look.slate,
-            &mut check,
-            s.ctx.fmt.fps,
-        ) == Flow::Stop
-        {
+        if fill_slate(&mut splicer, &cut, &s.ctx, &mut check, &mut clip_failed) == Flow::Stop {
             break;
         }
         // A rotation slot the schedule ended before its entry's length ends where an event
@@ -484,6 +482,27 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
 }
 
 pub type SkipReply = tokio::sync::oneshot::Sender<Result<Skipped, SkipError>>;
+
+/// Slate up to the frame in `end`: the operator's clip (`slate.clip`) when there is one that
+/// plays and a second or more is left (a shorter stretch would flash it), else the picture.
+fn fill_slate(
+    sp: &mut Splicer,
+    end: &Cell<i64>,
+    ctx: &PlayContext,
+    check: &mut dyn FnMut(i64) -> Option<i64>,
+    clip_failed: &mut bool,
+) -> Flow {
+    let second = (ctx.fmt.fps.num / ctx.fmt.fps.den).max(1);
+    if let Some(clip) = ctx.look.clip.as_deref().filter(|_| !*clip_failed) {
+        if end.get() - sp.position_frames() >= second {
+            match super::slate_clip::fill(sp, end, clip, ctx, check) {
+                Some(flow) => return flow,
+                None => *clip_failed = true,
+            }
+        }
+    }
+    fill_checked(sp, end, &ctx.look.slate, check, ctx.fmt.fps)
+}
 
 /// Slate up to the frame in `end`, a fifth of a second at a time, so that a reload that
 /// brings an event inside this stretch, or a live publisher, can move `end` earlier.

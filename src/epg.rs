@@ -189,16 +189,7 @@ mod tests {
     use std::sync::Arc;
 
     fn timeline() -> Timeline {
-        let media = |t: &str| MediaItem {
-            path: format!("/m/{t}.mp4").into(),
-            title: t.into(),
-            in_point: Micros::ZERO,
-            out_point: None,
-            duration: None,
-            gain_mdb: None,
-            loudness: true,
-            overlay: true,
-        };
+        let media = |t: &str| MediaItem::whole(format!("/m/{t}.mp4"), t);
         let playlist = Playlist {
             file: "/p.yaml".into(),
             items: vec![

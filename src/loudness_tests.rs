@@ -1,5 +1,4 @@
 use super::*;
-use crate::time::Micros;
 
 fn target() -> LoudnessTarget {
     LoudnessTarget {
@@ -9,16 +8,7 @@ fn target() -> LoudnessTarget {
 }
 
 fn item() -> MediaItem {
-    MediaItem {
-        path: "/nonexistent/a.mp4".into(),
-        title: "a".into(),
-        in_point: Micros::ZERO,
-        out_point: None,
-        duration: None,
-        gain_mdb: None,
-        loudness: true,
-        overlay: true,
-    }
+    MediaItem::whole("/nonexistent/a.mp4", "a")
 }
 
 fn measured(i: f64) -> Measured {

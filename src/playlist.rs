@@ -89,6 +89,21 @@ pub struct MediaItem {
 }
 
 impl MediaItem {
+    /// The whole of the file at `path`, titled `title`, with every option at its default
+    /// (as a playlist entry with only `path` and `title`).
+    pub fn whole(path: impl Into<PathBuf>, title: &str) -> MediaItem {
+        MediaItem {
+            path: path.into(),
+            title: title.into(),
+            in_point: Micros::ZERO,
+            out_point: None,
+            duration: None,
+            gain_mdb: None,
+            loudness: true,
+            overlay: true,
+        }
+    }
+
     /// How long this item plays when the file is at least that long: the shorter of
     /// `out - in` and `duration`. `None` means "to the end of the file".
     pub fn play_length(&self) -> Option<Micros> {

@@ -93,6 +93,17 @@ fn tiles(rows: &[Row]) -> Vec<String> {
         .collect()
 }
 
+/// When the first item, Alpha, came on air.
+fn first_on_air(p: &Playout) -> Instant {
+    p.wait_line_after(
+        p.started,
+        &["On air.", "item=Alpha"],
+        Duration::from_secs(30),
+    )
+    .map(|(t, _)| t)
+    .expect("Alpha never came on air")
+}
+
 fn channel(dir: &Path, port: u16, name: &str) -> std::path::PathBuf {
     let playlist = write_playlist(
         dir,
@@ -135,14 +146,7 @@ fn the_record_tiles_the_air_and_its_cuts_are_the_recordings_to_a_frame() {
     let mut failures = Vec::new();
     // Just into the third item (Alpha again, 9-14 s), skip it. The source runs ahead of the
     // air by a couple of seconds and cuts where it is, so the cut airs within the item.
-    let first = p
-        .wait_line_after(
-            p.started,
-            &["On air.", "item=Alpha"],
-            Duration::from_secs(30),
-        )
-        .map(|(t, _)| t)
-        .expect("Alpha never came on air");
+    let first = first_on_air(&p);
     thread::sleep((first + Duration::from_millis(9200)).saturating_duration_since(Instant::now()));
     let r = call(port, "POST", "/api/v1/skip", &[AUTH], b"");
     println!("skip: {} {}", r.status, r.text());
@@ -315,14 +319,7 @@ fn a_kill_9_loses_at_most_the_entry_in_progress() {
         &["run", ch.to_str().unwrap(), "--output", &out],
         &[("PLAYOUT_TEST_TOKEN", TOKEN)],
     );
-    let first = p
-        .wait_line_after(
-            p.started,
-            &["On air.", "item=Alpha"],
-            Duration::from_secs(30),
-        )
-        .map(|(t, _)| t)
-        .expect("Alpha never came on air");
+    let first = first_on_air(&p);
     // Mid-item: 1.5 s into the third stretch (Alpha, 9-14 s).
     thread::sleep(
         (first + Duration::from_millis(10_500)).saturating_duration_since(Instant::now()),

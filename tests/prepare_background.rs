@@ -193,7 +193,11 @@ fn copies_are_made_in_the_background_and_a_damaged_one_is_made_again() {
     }
     let last = lines
         .iter()
-        .rfind(|l| l.contains(&format!("item={damaged} ")) && !l.contains("Conformed copy"))
+        .rfind(|l| {
+            l.contains(&format!("item={damaged} "))
+                && !l.contains("Conformed copy")
+                && !l.contains("On air.")
+        })
         .copied()
         .unwrap_or("");
     if !last.contains("Item passed through") {

@@ -37,7 +37,7 @@ const ALERTS: [&str; 5] = [
     "PlayoutHealthFailing",
 ];
 /// Every sample name of the metrics contract (labels as they appear in this run).
-const CONTRACT: [&str; 31] = [
+const CONTRACT: [&str; 32] = [
     "playout_build_info{version=",
     "playout_video_frames_encoded_total",
     "playout_encoded_seconds_total",
@@ -64,6 +64,7 @@ const CONTRACT: [&str; 31] = [
     "playout_playlist_reloads_total{result=\"rejected\"}",
     "playout_playlist_items",
     "playout_air_lead_seconds",
+    "playout_air_underruns_total",
     "playout_asrun_entries_total",
     "playout_asrun_write_errors_total",
     "process_resident_memory_bytes",

@@ -24,6 +24,21 @@ fn picture(path: &Path, colour: &str) {
     assert!(st.success(), "ffmpeg could not write {}", path.display());
 }
 
+/// Runs the channel `ch` unpaced for `secs` into the FLV file `out`.
+fn unpaced_to_file(ch: &Path, secs: &str, out: &Path) -> Run {
+    let out = format!("file:{}", out.display());
+    let args = [
+        "run",
+        ch.to_str().unwrap(),
+        "--unpaced",
+        "--for",
+        secs,
+        "--output",
+        &out,
+    ];
+    run_playout_timeout(&args, Duration::from_secs(120))
+}
+
 fn near(c: [u8; 3], want: [u8; 3]) -> bool {
     c.iter().zip(want).all(|(a, b)| a.abs_diff(b) < 40)
 }
@@ -57,18 +72,7 @@ fn the_operators_picture_is_the_slate_letterboxed_on_the_background() {
     picture(&image, "0x00c800");
     let ch = slate_channel(dir.path(), &image, "");
     let out = dir.path().join("out.flv");
-    let run = run_playout_timeout(
-        &[
-            "run",
-            ch.to_str().unwrap(),
-            "--unpaced",
-            "--for",
-            "3s",
-            "--output",
-            &format!("file:{}", out.display()),
-        ],
-        Duration::from_secs(60),
-    );
+    let run = unpaced_to_file(&ch, "3s", &out);
     assert!(run.status.success(), "{}", tail(&run.stderr, 30));
     let frames = grid_frames(&out);
     assert_eq!(frames.len(), 90, "3 s at 30 fps");
@@ -213,18 +217,7 @@ fn a_slate_clip_loops_frame_by_frame_with_its_sound() {
     let red = clip("red_4s");
     let ch = clip_channel(dir.path(), &red, "10s");
     let out = dir.path().join("out.flv");
-    let run = run_playout_timeout(
-        &[
-            "run",
-            ch.to_str().unwrap(),
-            "--unpaced",
-            "--for",
-            "10s",
-            "--output",
-            &format!("file:{}", out.display()),
-        ],
-        Duration::from_secs(120),
-    );
+    let run = unpaced_to_file(&ch, "10s", &out);
     assert!(run.status.success(), "{}", tail(&run.stderr, 30));
     let report = analyse(&out, 30, 1);
     println!("{report}");
@@ -262,18 +255,7 @@ fn a_slate_clip_that_fails_on_air_gives_way_to_the_picture_and_says_so_once() {
     std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
     let ch = clip_channel(dir.path(), &cut, "3s");
     let out = dir.path().join("out.flv");
-    let run = run_playout_timeout(
-        &[
-            "run",
-            ch.to_str().unwrap(),
-            "--unpaced",
-            "--for",
-            "9s",
-            "--output",
-            &format!("file:{}", out.display()),
-        ],
-        Duration::from_secs(120),
-    );
+    let run = unpaced_to_file(&ch, "9s", &out);
     println!("{}", tail(&run.stderr, 30));
     assert!(run.status.success());
     let said = run.stderr.matches("The slate clip failed").count();

@@ -200,7 +200,8 @@ pub fn start(
         asrun,
         Some(opts.outbox.frontier.clone()),
         Micros(rescale(1, fmt.frame_tb(), MICROS)),
-    );
+    )
+    .counting(metrics.clone());
     let (m, paced) = (metrics.clone(), opts.paced);
     threads.push(
         std::thread::Builder::new()

@@ -9,6 +9,7 @@ pub struct AirMetrics {
     pub lead_seconds: Gauge,
     pub asrun_entries_total: IntCounter,
     pub asrun_write_errors_total: IntCounter,
+    pub underruns_total: IntCounter,
 }
 
 impl AirMetrics {
@@ -31,6 +32,11 @@ impl AirMetrics {
             asrun_write_errors_total: counter(
                 "playout_asrun_write_errors_total",
                 "As-run entries that could not be written (the disk refused).",
+            ),
+            underruns_total: counter(
+                "playout_air_underruns_total",
+                "Times the air ran dry in a paced run: a video frame left for the outputs more \
+                 than a frame after its time.",
             ),
         }
     }

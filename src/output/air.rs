@@ -30,6 +30,10 @@ pub struct Air {
     frame: Micros,
     /// Where the last video frame that left ends (since the first frame).
     end: Micros,
+    /// The last video packet left after its own time: the air ran dry. It starts so: the
+    /// first frames leave as soon as the encoder gives them, which is not an underrun.
+    late: bool,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Air {
@@ -49,7 +53,29 @@ impl Air {
             frontier,
             frame,
             end: Micros::ZERO,
+            late: true,
+            metrics: None,
         }
+    }
+
+    /// Counts underruns into `metrics` (`playout_air_underruns_total`).
+    pub fn counting(mut self, metrics: Arc<crate::metrics::Metrics>) -> Air {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// A video packet due on air at `at` (since the first frame) left at `now` on the
+    /// pacer's clock: later than a frame after its time, the lead had run out. Each such
+    /// stretch after the air was first on time is one underrun.
+    pub fn released(&mut self, at: Micros, now: Micros) {
+        let late = now > at + self.frame;
+        if late && !self.late {
+            if let Some(m) = &self.metrics {
+                m.air.underruns_total.inc();
+            }
+            tracing::warn!(late_ms = (now - at).0 / 1000, "Underrun: a frame left for the outputs after its time (the source fell behind the air).");
+        }
+        self.late = late;
     }
 
     /// A video frame of channel time `at` (since the first frame) leaves for the outputs.

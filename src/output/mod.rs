@@ -68,6 +68,9 @@ pub fn pace(
         latest = latest.max(at);
         clock.sleep_until(at - LEAD);
         let now = clock.now();
+        if paced && enc.kind == Kind::Video {
+            air.released(at, now);
+        }
         if !matches!(last_report, Some(t) if now - t < REPORT_EVERY) {
             last_report = Some(now);
             metrics.set_drift(now + LEAD, latest);

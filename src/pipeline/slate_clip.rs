@@ -22,16 +22,7 @@ pub fn fill(
     ctx: &PlayContext,
     check: &mut dyn FnMut(i64) -> Option<i64>,
 ) -> Option<Flow> {
-    let item = MediaItem {
-        path: path.to_path_buf(),
-        title: "Slate".into(),
-        in_point: Micros::ZERO,
-        out_point: None,
-        duration: None,
-        gain_mdb: None,
-        loudness: true,
-        overlay: true,
-    };
+    let item = MediaItem::whole(path, "Slate");
     loop {
         // What a skip, an event or a publisher asks is answered before each pass.
         check(sp.position_frames());

@@ -129,11 +129,21 @@ impl Playout {
             }
             thread::sleep(Duration::from_millis(20));
         };
+        self.say_underruns();
         Run {
             status,
             stdout: self.stdout(),
             stderr: self.stderr(),
             wall: self.started.elapsed(),
+        }
+    }
+
+    /// Says, on the test's stderr, how often the air ran dry in this run (nextest shows it
+    /// with `--success-output`): what the lead is for, measured across the suite.
+    fn say_underruns(&self) {
+        let n = self.stderr().matches("Underrun:").count();
+        if n > 0 {
+            eprintln!("PLAYOUT_UNDERRUNS {n}");
         }
     }
 }
@@ -143,6 +153,7 @@ impl Drop for Playout {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+            self.say_underruns();
         }
     }
 }

@@ -13,6 +13,7 @@ mod live;
 mod output;
 mod overlay;
 mod prepare;
+mod slate;
 mod validate;
 pub(crate) mod values;
 pub(crate) mod yaml;

@@ -81,7 +81,8 @@
 //!
 //! What the channel reads:
 //! - `config`: the channel file into `ChannelConfig`: forms checked while parsing, ranges and
-//!   cross-field rules by `validate` with field paths; secrets from `${VAR}` (`config::env`).
+//!   cross-field rules by `validate` with field paths (sections of their own: `slate`,
+//!   `output`, `live`, `overlay`, `prepare`, `asrun`); secrets from `${VAR}` (`config::env`).
 //! - `playlist`: the playlist file into `Playlist`; `check` is `playout check`, `edit` the
 //!   control API's way into the file (same validation, history, atomic write).
 //! - `schedule`: PURE `resolve(schedule, anchor, time) -> Slot`: rotation, events, time zones.
@@ -102,11 +103,13 @@
 //!   timeline on air, the reload status).
 //!
 //! The media path:
-//! - `pipeline`: the source and encode stages (`source`, `follow`, `context`, `item`, `open`,
-//!   `normalise`, `passthrough`, `live`, `slate`, `splice`, `starts`; `encode`, `copied`,
-//!   `decode_time`) and the vocabulary they share with the outputs (`media`).
-//! - `output`: the pacer and one writer thread per output (`flv`, `hls`), behind `guard`,
-//!   reconnecting (`reconnect`), added and removed on reload (`manager`).
+//! - `pipeline`: the source and encode stages (`source` with `control`, `follow`, `context`,
+//!   `item`, `open`, `normalise`, `passthrough`, `live`, `slate` and `slate_clip`, `splice`,
+//!   `starts`; `encode`, `copied`, `decode_time`) and the vocabulary they share with the
+//!   outputs (`media`).
+//! - `output`: the pacer (`air`: what is on air, the as-run entries, the lead and underruns)
+//!   and one writer thread per output (`flv`, `hls`), behind `guard`, reconnecting
+//!   (`reconnect`), added and removed on reload (`manager`).
 //! - `live`: the live input (RTMP or SRT), checked, admitted and cut into units.
 //! - `loudness`: EBU R128 measurements and each item's gain to the channel's target.
 //! - `conform`: conformed copies: key, verify, `make`, `cache`, `background`, and the

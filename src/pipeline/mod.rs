@@ -5,6 +5,7 @@
 //! a fatal error all shut down the same way.
 
 pub mod context;
+pub mod control;
 pub mod copied;
 mod decode_time;
 pub mod encode;

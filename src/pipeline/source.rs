@@ -7,13 +7,14 @@
 
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 use ffmpeg_next as ff;
 
 use super::context::PlayContext;
+pub use super::control::{Control, Frontier, SkipError, SkipReply, Skipped};
 use super::follow::{FrameClock, Prefetch, Updates};
 use super::item::{play, Outcome, Take};
 use super::live::LiveFeed;
@@ -26,58 +27,6 @@ use crate::lineup::{continue_index, Lineup, Timeline, TimelineCell};
 use crate::schedule::{resolve, rfc3339, Anchor, Slot, SlotKind};
 use crate::state::{self, SavedState};
 use crate::time::{frames_in, Micros};
-
-/// What an operator asks of the source (the control API sends it).
-#[derive(Debug)]
-pub enum Control {
-    /// A play-now event was written for `at`: when it cuts what plays, the as-run record
-    /// says `play_now`.
-    PlayNow { at: Micros },
-    /// End the slot on air (the one that started at `on_air`, by the wall clock) at the next
-    /// frame the source makes, and go on with the rotation's next item. The source runs ahead
-    /// of the wall clock; if it has already left that slot, the slot ends on air on its own
-    /// before a cut could reach the air, and nothing is cut.
-    Skip { on_air: Micros, reply: SkipReply },
-}
-
-/// Why a skip was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum SkipError {
-    #[error(
-        "an event is on air ({title}); events keep their times (remove the event from the \
-         playlist to end it)"
-    )]
-    EventOnAir { title: String },
-    #[error("a skip is already under way")]
-    UnderWay,
-}
-
-/// A skip, done.
-#[derive(Clone, Debug)]
-pub struct Skipped {
-    /// What was cut short.
-    pub title: String,
-    /// What plays from `at`.
-    pub next: String,
-    /// The channel time of the first frame of `next`.
-    pub at: Micros,
-}
-
-/// How far the source has got: the channel time (Unix µs) of the next frame it makes. It
-/// runs ahead of the wall clock by the queues between it and the pacer, so a change made
-/// for a time before this cannot be on air at that time.
-#[derive(Debug, Default)]
-pub struct Frontier(AtomicI64);
-
-impl Frontier {
-    pub fn get(&self) -> Micros {
-        Micros(self.0.load(Ordering::Relaxed))
-    }
-
-    fn set(&self, t: Micros) {
-        self.0.store(t.0, Ordering::Relaxed);
-    }
-}
 
 /// What the source runs with. None of it changes while it runs, except the look, which a
 /// reload replaces at a boundary (it rides with the lineup, in the inbox).
@@ -480,8 +429,6 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
     splicer.finish();
     tracing::debug!(frames = splicer.position_frames(), "Source finished.");
 }
-
-pub type SkipReply = tokio::sync::oneshot::Sender<Result<Skipped, SkipError>>;
 
 /// Slate up to the frame in `end`: the operator's clip (`slate.clip`) when there is one that
 /// plays and a second or more is left (a shorter stretch would flash it), else the picture.

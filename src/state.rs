@@ -40,12 +40,19 @@ impl SavedState {
 /// A file kept beside the state file: `NAME.state.json` -> `NAME.KIND.json` (the loudness
 /// cache, the crash journal, the quarantine list).
 pub fn sibling(state: &Path, kind: &str) -> std::path::PathBuf {
+    state.with_file_name(format!("{}.{kind}.json", stem(state)))
+}
+
+/// The channel's name in its state file's name: `NAME` of `NAME.state.json` (the whole
+/// file name otherwise).
+pub fn stem(state: &Path) -> String {
     let name = state
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let stem = name.strip_suffix(".state.json").unwrap_or(&name);
-    state.with_file_name(format!("{stem}.{kind}.json"))
+    name.strip_suffix(".state.json")
+        .unwrap_or(&name)
+        .to_string()
 }
 
 /// The anchor saved for this lineup, if there is a usable one.

@@ -233,12 +233,7 @@ fn split(line: &str) -> Option<Vec<String>> {
 /// The folder of a channel's as-run files: `NAME.asrun` beside its state file
 /// `NAME.state.json`, as its other files are (`state::sibling`).
 pub fn dir_beside(state: &Path) -> PathBuf {
-    let name = state
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stem = name.strip_suffix(".state.json").unwrap_or(&name);
-    state.with_file_name(format!("{stem}.asrun"))
+    state.with_file_name(format!("{}.asrun", crate::state::stem(state)))
 }
 
 /// The UTC day a time falls in.

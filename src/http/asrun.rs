@@ -18,7 +18,22 @@ struct Query {
     csv: bool,
 }
 
-fn query(q: &str, now: Micros) -> Result<Query, String> {
+/// Why an as-run query was refused (400).
+#[derive(Debug, thiserror::Error)]
+enum QueryError {
+    #[error("{0}={1:?} is not an RFC 3339 time")]
+    Time(String, String),
+    #[error("format={0:?} (expected csv or json)")]
+    Format(String),
+    #[error("unknown parameter {0:?} (expected from, to and format)")]
+    Unknown(String),
+    #[error("to is not after from")]
+    Empty,
+    #[error("the span is longer than 31 days (ask for it in parts)")]
+    TooLong,
+}
+
+fn query(q: &str, now: Micros) -> Result<Query, QueryError> {
     let day = Micros::from_secs(86_400);
     let mut out = Query {
         from: Micros(now.0 - now.0.rem_euclid(day.0)),
@@ -28,7 +43,7 @@ fn query(q: &str, now: Micros) -> Result<Query, String> {
     for (k, v) in pairs(q) {
         match k {
             "from" | "to" => {
-                let t = parse_instant(&v).ok_or(format!("{k}={v:?} is not an RFC 3339 time"))?;
+                let t = parse_instant(&v).ok_or_else(|| QueryError::Time(k.into(), v.clone()))?;
                 if k == "from" {
                     out.from = t;
                 } else {
@@ -38,20 +53,16 @@ fn query(q: &str, now: Micros) -> Result<Query, String> {
             "format" => match v.as_str() {
                 "csv" => out.csv = true,
                 "json" => out.csv = false,
-                _ => return Err(format!("format={v:?} (expected csv or json)")),
+                _ => return Err(QueryError::Format(v)),
             },
-            _ => {
-                return Err(format!(
-                    "unknown parameter {k:?} (expected from, to and format)"
-                ))
-            }
+            _ => return Err(QueryError::Unknown(k.into())),
         }
     }
     if out.to <= out.from {
-        return Err("to is not after from".into());
+        return Err(QueryError::Empty);
     }
     if out.to - out.from > MAX_SPAN {
-        return Err("the span is longer than 31 days (ask for it in parts)".into());
+        return Err(QueryError::TooLong);
     }
     Ok(out)
 }
@@ -59,7 +70,7 @@ fn query(q: &str, now: Micros) -> Result<Query, String> {
 pub(super) async fn get(state: &State, q: &str) -> Reply {
     let q = match query(q, wall_now()) {
         Ok(q) => q,
-        Err(e) => return bad_request(e),
+        Err(e) => return bad_request(e.to_string()),
     };
     let dir = state.asrun.clone();
     let read = tokio::task::spawn_blocking(move || asrun::read(&dir, q.from, q.to)).await;

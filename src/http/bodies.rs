@@ -71,9 +71,18 @@ fn position<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> 
     }
 }
 
-/// The body as `T`, or the 400 answer: what was wrong, then what is expected.
-pub fn decode<T: DeserializeOwned>(body: Value, expected: &str) -> Result<T, String> {
-    serde_json::from_value(body).map_err(|e| format!("{e}; {expected}"))
+/// A body that is not the request's type: what was wrong, then what is expected (the 400's
+/// message).
+#[derive(Debug, thiserror::Error)]
+#[error("{source}; {expected}")]
+pub struct BodyError {
+    source: serde_json::Error,
+    expected: &'static str,
+}
+
+/// The body as `T`, or why not.
+pub fn decode<T: DeserializeOwned>(body: Value, expected: &'static str) -> Result<T, BodyError> {
+    serde_json::from_value(body).map_err(|source| BodyError { source, expected })
 }
 
 #[cfg(test)]
@@ -88,11 +97,17 @@ mod tests {
         assert_eq!((ok.item.len(), ok.position), (1, None));
         let at: InsertItem = decode(json!({"item": {}, "position": 2}), INSERT_ITEM).unwrap();
         assert_eq!(at.position, Some(2));
-        let e = decode::<InsertItem>(json!({"item": {}, "positon": 2}), INSERT_ITEM).unwrap_err();
+        let e = decode::<InsertItem>(json!({"item": {}, "positon": 2}), INSERT_ITEM)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `positon`"), "{e}");
-        let e = decode::<InsertItem>(json!({"item": {}, "position": -1}), INSERT_ITEM).unwrap_err();
+        let e = decode::<InsertItem>(json!({"item": {}, "position": -1}), INSERT_ITEM)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("position must be a whole number from 0"), "{e}");
-        let e = decode::<InsertItem>(json!({"item": "x.mp4"}), INSERT_ITEM).unwrap_err();
+        let e = decode::<InsertItem>(json!({"item": "x.mp4"}), INSERT_ITEM)
+            .unwrap_err()
+            .to_string();
         assert!(e.ends_with(INSERT_ITEM), "{e}");
         assert_eq!(
             decode::<MoveItem>(json!({"to": 3}), MOVE_ITEM).unwrap().to,

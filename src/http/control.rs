@@ -172,7 +172,7 @@ fn index_out_of_range(what: &str, i: usize, len: usize) -> Reply {
 pub(super) async fn insert_item(state: &State, given: Option<String>, body: Value) -> Reply {
     let b: bodies::InsertItem = match bodies::decode(body, bodies::INSERT_ITEM) {
         Ok(b) => b,
-        Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, e.to_string()),
     };
     let r = edit_playlist(state, given, false, |mut j| {
         let items = list_mut(&mut j, "items");
@@ -215,7 +215,7 @@ pub(super) async fn move_item(
 ) -> Reply {
     let to = match bodies::decode::<bodies::MoveItem>(body, bodies::MOVE_ITEM) {
         Ok(b) => b.to,
-        Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, e.to_string()),
     };
     let r = edit_playlist(state, given, false, |mut j| {
         let items = list_mut(&mut j, "items");
@@ -351,7 +351,7 @@ pub(super) async fn play_now(state: &State, body: Value) -> Reply {
     let c = &state.control;
     let b: bodies::PlayNow = match bodies::decode(body, bodies::PLAY_NOW) {
         Ok(b) => b,
-        Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, e.to_string()),
     };
     let mut event = serde_json::Map::new();
     match (&b.path, &b.slate) {

@@ -1,4 +1,4 @@
-# playout — `make run` plays the demo channel, `make test` runs every test.
+# playout — `make run` plays the demo host (three channels), `make test` runs every test.
 # Both install what is missing first (Debian packages; apt-get as root, else sudo).
 
 DEBS := libavcodec-dev libavformat-dev libavutil-dev libavfilter-dev libavdevice-dev \
@@ -8,10 +8,17 @@ DEBS := libavcodec-dev libavformat-dev libavutil-dev libavfilter-dev libavdevice
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The API fuzzer `make test` runs against the OpenAPI file (tests/schemathesis.rs).
 SCHEMATHESIS := 4.32.5
+# The Kubernetes manifests' schema checker (tests/kubernetes.rs; deploy/kubernetes).
+KUBERNETES_VALIDATE := 1.33.1
 # The test runner of `make test` (crates.io; see .config/nextest.toml).
 NEXTEST := 0.9.143
 DEMO_MEDIA := demo-media
 DEMO_NGINX := target/demo-nginx
+# What `make run` plays: a folder of channels (a host), or one channel file
+# (`make run CHANNEL=playlists/demo.channel.yaml`).
+CHANNEL := playlists/demo-host
+# The console's token for the demo when PLAYOUT_API_TOKEN is unset: made once, kept here.
+DEMO_TOKEN := target/demo-token
 
 .PHONY: deps build run run-rtmp test bench soak fuzz demo-media lint clean-demo
 
@@ -32,7 +39,8 @@ deps:
 	@command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first"; exit 1; }
 	@cargo nextest --version 2>/dev/null | grep -q "^cargo-nextest $(NEXTEST) " || \
 	  cargo install cargo-nextest --version $(NEXTEST) --locked
-	@$(MAKE) --no-print-directory web/node_modules/.package-lock.json target/schemathesis/.v$(SCHEMATHESIS)
+	@$(MAKE) --no-print-directory web/node_modules/.package-lock.json target/schemathesis/.v$(SCHEMATHESIS) \
+	  target/kubernetes-validate/.v$(KUBERNETES_VALIDATE)
 
 # The watch page's packages, exactly as the lock file pins them.
 web/node_modules/.package-lock.json: web/package-lock.json
@@ -46,22 +54,42 @@ target/schemathesis/.v$(SCHEMATHESIS):
 	target/schemathesis/bin/pip install -q --disable-pip-version-check schemathesis==$(SCHEMATHESIS)
 	touch $@
 
+# kubernetes-validate (the Kubernetes JSON schemas, offline) in a virtualenv of its own.
+target/kubernetes-validate/.v$(KUBERNETES_VALIDATE):
+	@python3 -c 'import venv, ensurepip' 2>/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv
+	rm -rf target/kubernetes-validate
+	python3 -m venv target/kubernetes-validate
+	target/kubernetes-validate/bin/pip install -q --disable-pip-version-check kubernetes-validate==$(KUBERNETES_VALIDATE)
+	touch $@
+
 build: deps
 	cargo build --release
 
 demo-media: deps
 	@scripts/demo-media.sh $(DEMO_MEDIA)
 
-# The demo channel plays to the built-in HLS output; the binary serves the watch page.
-run: build demo-media
-	@echo
-	@echo "Playing playlists/demo.channel.yaml to its built-in HLS output"
-	@echo "  open http://127.0.0.1:9100/"
-	@echo "  stream:  http://127.0.0.1:9100/hls/index.m3u8"
-	@echo "  metrics: http://127.0.0.1:9100/metrics   health: http://127.0.0.1:9100/healthz"
-	@echo "  stop:    Ctrl-C"
-	@echo
-	target/release/playout run playlists/demo.channel.yaml
+# The demo host: three channels of different shapes (the demo channel, a vertical one, one
+# that plays conformed copies), each to its built-in HLS output, behind one port.
+$(DEMO_TOKEN):
+	@mkdir -p $(dir $@)
+	@umask 077 && od -An -N16 -tx1 /dev/urandom | tr -d ' \n' > $@
+
+run: build demo-media $(DEMO_TOKEN)
+	@token=$${PLAYOUT_API_TOKEN:-$$(cat $(DEMO_TOKEN))}; \
+	if [ -d "$(CHANNEL)" ]; then \
+	  echo; echo "Playing every channel of $(CHANNEL)/, each its own process"; \
+	  echo "  channels: http://127.0.0.1:9100/   (each one's watch page at /c/ID/)"; \
+	  echo "  console:  http://127.0.0.1:9100/console   token: $$token"; \
+	  echo "  IPTV:     http://127.0.0.1:9100/playlist.m3u and /epg.xml"; \
+	  echo "  metrics:  http://127.0.0.1:9100/metrics   health: http://127.0.0.1:9100/healthz"; \
+	  echo "  stop:     Ctrl-C"; echo; \
+	else \
+	  echo; echo "Playing $(CHANNEL) to its outputs"; \
+	  echo "  open http://127.0.0.1:9100/ (the watch page, if its http.listen is that)"; \
+	  echo "  stop: Ctrl-C"; echo; \
+	fi; \
+	mkdir -p target/demo-host; \
+	PLAYOUT_API_TOKEN=$$token target/release/playout run $(CHANNEL)
 
 # The same channel into a local nginx-rtmp as well (outputs given on the command line).
 run-rtmp: build demo-media
@@ -82,11 +110,13 @@ lint: deps
 # small (it has its own main, which nextest does not run).
 test: lint
 	cargo nextest run --lib --bins --tests
-	cargo test --bench channel
+	cargo test --bench channel --bench host
 
 # Not part of `make test`: minutes of 720p encoding, printed as a table (see README, Performance).
 bench: deps
 	cargo bench --bench channel
+	@echo "== Channels on one machine (playout run DIR, from copies and encoding)"
+	cargo bench --bench host
 	@echo "== HTTP under load (wrk, 200 connections + 500 idle, 30 s, paced channel)"
 	@cargo test --release --test load -- --nocapture 2>&1 | grep -E "^(load:|  Latency|     (50|99)%|Requests/sec)"
 

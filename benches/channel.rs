@@ -351,7 +351,8 @@ fn write_channel(dir: &Path, name: &str, s: &Scale, playlist: &Path) -> PathBuf 
     write_channel_with(dir, name, s, playlist, "", "")
 }
 
-/// `write_channel` with `extra` top-level YAML and `audio_extra` inside the `audio` mapping.
+/// `write_channel` with `extra` top-level YAML and `audio_extra` inside the `audio` mapping;
+/// `prepare: false` unless `extra` has a `prepare:` (what is measured is the encode path).
 fn write_channel_with(
     dir: &Path,
     name: &str,
@@ -365,7 +366,12 @@ fn write_channel_with(
          video: {{ width: {w}, height: {h}, fps: {fps}, bitrate: {b}k, preset: {p}, \
          keyframe_interval: 2s }}\n\
          audio: {{ sample_rate: 48000, channels: 2, bitrate: {a}k{audio_extra} }}\n\
-         slate: {{ text: \"Back soon\" }}\n{extra}",
+         slate: {{ text: \"Back soon\" }}\n{extra}{prepare}",
+        prepare = if extra.contains("prepare:") {
+            ""
+        } else {
+            "prepare: false\n"
+        },
         name = q(name),
         playlist = q(&playlist.display().to_string()),
         w = s.width,

@@ -23,6 +23,22 @@ use playout::time::Micros;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// How log lines are written to stderr: text, or one JSON object a line (time, level,
+    /// target, message and fields) for a log pipeline.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "PLAYOUT_LOG_FORMAT",
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -34,7 +50,9 @@ pub enum Format {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Play a channel until stopped (or for --for of channel time).
+    /// Play a channel until stopped (or for --for of channel time); given a folder, host
+    /// every NAME.channel.yaml in it, each as its own supervised process, behind one HTTP
+    /// front door (host.yaml's http, or --http).
     Run {
         channel: PathBuf,
         /// Send to this URL instead of the channel file's outputs (repeatable): rtmp://…,
@@ -58,8 +76,14 @@ pub enum Command {
         /// a minute short of the 24-day session limit, to see the planned republish).
         #[arg(long, value_name = "DURATION", hide = true)]
         test_flv_start: Option<Micros>,
+        /// Run as a host's channel (`playout run DIR` starts its children so): the first line
+        /// of stdin is the control token, HTTP listens on a loopback port of its own whose
+        /// number goes to stdout, and the end of stdin stops the channel cleanly.
+        #[arg(long, hide = true)]
+        hosted: bool,
     },
-    /// Validate channel or playlist files; exit 1 if any is invalid.
+    /// Validate channel or playlist files, or a folder of channels (every NAME.channel.yaml
+    /// and host.yaml); exit 1 if any is invalid.
     Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -131,15 +155,40 @@ pub fn schedule(
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn check(files: &[PathBuf]) -> ExitCode {
-    let (text, ok) = check_files(files);
-    print!("{text}");
-    exit(ok)
+/// `playout check FILE|DIR…`: a folder is checked as the host reads it (every
+/// `*.channel.yaml`, `host.yaml`, and what two channels would share).
+pub fn check(paths: &[PathBuf]) -> ExitCode {
+    let mut all = true;
+    for p in paths {
+        let (text, ok) = match p.is_dir() {
+            true => match playout::host::folder::Folder::read(p) {
+                Ok(f) => f.report(),
+                Err(e) => (format!("{e}\n"), false),
+            },
+            false => check_files(std::slice::from_ref(p)),
+        };
+        print!("{text}");
+        all &= ok;
+    }
+    exit(all)
 }
 
 pub fn prepare(channel_path: &std::path::Path) -> anyhow::Result<ExitCode> {
     let channel = ChannelConfig::load(channel_path)?;
     let playlist = Playlist::load_named(&channel.playlist, &channel.file)?;
+    match &channel.prepare {
+        None => eprintln!(
+            "playout: warning: {} says prepare: false, so `run` plays none of these copies \
+             (leave prepare out, or give its settings, to pass them through)",
+            channel_path.display()
+        ),
+        Some(p) if !p.enabled => eprintln!(
+            "playout: warning: {} says prepare.enabled: false, so `run` plays none of these \
+             copies (set it to true to pass them through)",
+            channel_path.display()
+        ),
+        Some(_) => {}
+    }
     init_libav()?;
     let sum = playout::conform::prepare::prepare(&channel, &playlist, |i, n, item, done| {
         println!("[{i}/{n}] {}: {}", item.title, done.describe());
@@ -192,5 +241,65 @@ pub fn exit(ok: bool) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// Log lines to stderr, each after `ID| ` when a prefix is given (a host's channel). A JSON
+/// line carries the id as its first field, `"channel_id":"ID"`, so that it stays one object.
+pub struct LinePrefix {
+    pub prefix: Option<String>,
+    pub json: bool,
+}
+
+/// One log event's text, written to stderr in one piece (after the prefix) when dropped.
+pub struct PrefixedLine<'a> {
+    prefix: Option<&'a str>,
+    json: bool,
+    buf: Vec<u8>,
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LinePrefix {
+    type Writer = PrefixedLine<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        PrefixedLine {
+            prefix: self.prefix.as_deref(),
+            json: self.json,
+            buf: Vec::new(),
+        }
+    }
+}
+
+impl std::io::Write for PrefixedLine<'_> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for PrefixedLine<'_> {
+    fn drop(&mut self) {
+        use std::io::Write as _;
+        let mut line = Vec::with_capacity(self.buf.len() + 16);
+        match self.prefix {
+            Some(p) if self.json && self.buf.first() == Some(&b'{') => {
+                line.extend_from_slice(b"{\"channel_id\":");
+                line.extend_from_slice(serde_json::Value::from(p).to_string().as_bytes());
+                line.push(b',');
+                line.extend_from_slice(&self.buf[1..]);
+            }
+            Some(p) => {
+                line.extend_from_slice(p.as_bytes());
+                line.extend_from_slice(b"| ");
+                line.append(&mut self.buf);
+            }
+            None => line.append(&mut self.buf),
+        }
+        // A log line that cannot be written (the host gone) is dropped, never a panic.
+        let _ = std::io::stderr().lock().write_all(&line);
     }
 }

@@ -41,7 +41,13 @@ impl Default for SystemClock {
 
 impl Clock for SystemClock {
     fn now(&self) -> Micros {
-        Micros(self.start.elapsed().as_micros() as i64)
+        // Before the origin (a lockstep run waits for its first grid point) time is negative:
+        // nothing is due yet.
+        let now = Instant::now();
+        match now.checked_duration_since(self.start) {
+            Some(d) => Micros(d.as_micros() as i64),
+            None => Micros(-((self.start - now).as_micros() as i64)),
+        }
     }
 
     fn sleep_until(&self, t: Micros) {

@@ -10,6 +10,7 @@
 mod asrun;
 mod env;
 mod live;
+mod lockstep;
 mod output;
 mod overlay;
 mod prepare;
@@ -30,6 +31,7 @@ use validate::{validate, ChannelFile};
 pub use asrun::AsRunSettings;
 pub use env::{expand_env, EnvError};
 pub use live::{parse_listen, LiveListen, LiveSettings, Takeover, MIN_KEY_CHARS};
+pub use lockstep::ReloadSettings;
 pub use output::{parse_output_url, redact_url, OutputConfig, OutputTarget, UrlError};
 pub use prepare::PrepareSettings;
 pub(crate) use values::parse_fps as parse_fps_text;
@@ -127,6 +129,11 @@ pub struct ChannelConfig {
     pub prepare: Option<PrepareSettings>,
     /// The as-run record's day files: how long they are kept (`asrun`).
     pub asrun: AsRunSettings,
+    /// The instant the rotation's first item starts (`anchor`): with it the timeline is the
+    /// file's alone, never a state file's, and two instances are in lockstep.
+    pub anchor: Option<Micros>,
+    /// How edits are picked up (`reload`).
+    pub reload: ReloadSettings,
 }
 
 /// `text`: a line made from the item (`{title}`, `{channel}`) drawn in a box at a corner from
@@ -398,6 +405,13 @@ impl ChannelConfig {
     ) -> Result<ChannelConfig, ConfigError> {
         parse_all(text, file, env).0.map_err(|e| first(e, file))
     }
+}
+
+/// Reads and validates a folder's `host.yaml` (`http: { listen, api_token }`, checked as a
+/// channel file's `http`); every problem, each naming its place.
+pub fn load_host(path: &Path) -> Result<HttpSettings, Vec<ConfigError>> {
+    let text = yaml::read(path).map_err(|e| vec![e])?;
+    validate::parse_host(&text, path, &process_env)
 }
 
 /// The first of a file's errors, for callers that stop at one.

@@ -203,6 +203,7 @@ mod tests {
                 at: When::Once(parse_instant("2026-01-01T00:01:00Z").unwrap()),
                 item: Item::Media(media("News")),
             }],
+            takes_effect: None,
         };
         let schedule = Schedule {
             rotation: vec![

@@ -41,8 +41,11 @@
 //!              outbox: TimelineCell, Frontier, pipeline::starts::ItemStarts; state::save
 //!                        │ bounded: pipeline::media::Media (frames, or copied packets)
 //!                        v
-//!  [encode]  pipeline::encode: ONE libx264 + ONE AAC encoder for the life of the process;
-//!              pipeline::copied (copies between encoded frames), pipeline::decode_time
+//!  [encode]  pipeline::encoding: ONE libx264 + ONE AAC encoder (pipeline::encode) for the
+//!              life of the process; pipeline::copied (copies between encoded frames),
+//!              pipeline::decode_time; what it made waits in pipeline::ready (time order)
+//!              until the pacer takes it, so that pipeline::recall can take it back
+//!              (the source asks: a skip, a play-now, a takeover cut at the air)
 //!                        │ bounded: pipeline::media::Encoded (described by StreamParams)
 //!                        v
 //!  [pace]    output::pace on a clock::Clock (SystemClock; SimulatedClock when unpaced);
@@ -72,7 +75,8 @@
 //!  Under every stage: time (integer time), metrics (written by the stages, read by http
 //!  and notify), libav (the only unsafe; libav::route_log sends libav's log to avlog),
 //!  files (atomic writes: state, journal, playlist edits, uploads, copies).
-//!  The other commands (the binary's cli.rs): check (playlist::check), schedule (epg),
+//!  The other commands (the binary's cli.rs): check (playlist::check; a folder:
+//!  host::folder), schedule (epg),
 //!  probe (probe, conform::probe), prepare (conform::prepare), quarantine (list, clear).
 //!  Apart from it all: fuzzing (the fuzz targets' bodies).
 //! ```
@@ -104,9 +108,10 @@
 //!
 //! The media path:
 //! - `pipeline`: the source and encode stages (`source` with `control`, `follow`, `context`,
-//!   `item`, `open`, `normalise`, `passthrough`, `live`, `slate` and `slate_clip`, `splice`,
-//!   `starts`; `encode`, `copied`, `decode_time`) and the vocabulary they share with the
-//!   outputs (`media`).
+//!   `item`, `open`, `normalise`, `passthrough`, `live`, `slate`, `slate_clip` and
+//!   `slate_fill`, `splice`, `starts`; `encode` and `encoding` with `ready`, `copied`,
+//!   `decode_time`; `recall`, the cut at the air between the two) and the vocabulary they
+//!   share with the outputs (`media`).
 //! - `output`: the pacer (`air`: what is on air, the as-run entries, the lead and underruns)
 //!   and one writer thread per output (`flv`, `hls`), behind `guard`, reconnecting
 //!   (`reconnect`), added and removed on reload (`manager`).
@@ -126,6 +131,8 @@
 //! - `probe`: `playout probe`: what a file holds and what the channel would do with it.
 //! - `metrics`: every metric, declared once (`metrics::live`, `prepare`, `process`).
 //! - `notify`: sd_notify to systemd: READY, WATCHDOG while the pipeline lives, STATUS, STOPPING.
+//! - `host`: a folder of channels (`folder`: ids, `host.yaml`, what two channels would
+//!   share), as `playout check DIR` reads it.
 //! - `files`: atomic writes (state, journal, playlist edits, uploads, copies, loudness cache).
 //! - `fuzzing`: the fuzz targets' bodies, replayed on the seed corpus by `make test`.
 
@@ -139,6 +146,8 @@ pub mod epg;
 pub mod files;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod grid;
+pub mod host;
 pub mod http;
 pub mod libav;
 pub mod library;

@@ -146,6 +146,21 @@ impl Timeline {
         out
     }
 
+    /// The timeline the channel file pins (`anchor`): the rotation's first entry starts at
+    /// `anchor`. An anchor still ahead of `now` is moved back by whole rotation cycles (the
+    /// rotation loops from it both ways), so that something is on air from the start.
+    ///
+    /// A playlist stamped by an edit (`takes_effect`) is anchored there instead: its item
+    /// starts at its instant, as it did in the instances that were running when it was made.
+    pub fn pinned(lineup: Arc<Lineup>, anchor: Micros, now: Micros) -> Self {
+        let (at, index) = match lineup.playlist.takes_effect {
+            Some(t) => (t.at, entry_from_item(&lineup, t.item)),
+            None => (anchor, 0),
+        };
+        let at = pinned_anchor(&lineup, at, now);
+        Timeline::new(lineup, Anchor { at, index })
+    }
+
     /// The anchor saved in `state_file` if it belongs to this lineup, else a fresh one that
     /// starts the rotation at `now`.
     pub fn resume(lineup: Arc<Lineup>, state_file: Option<&std::path::Path>, now: Micros) -> Self {
@@ -159,6 +174,22 @@ impl Timeline {
         };
         Timeline::new(lineup, anchor)
     }
+}
+
+/// `anchor`, or when it is ahead of `now`, the start of the rotation cycle that `now` falls
+/// in counting back from it.
+pub fn pinned_anchor(lineup: &Lineup, anchor: Micros, now: Micros) -> Micros {
+    let cycle: i64 = lineup
+        .schedule
+        .rotation
+        .iter()
+        .map(|e| e.duration.0.max(0))
+        .sum();
+    if anchor <= now || cycle <= 0 {
+        return anchor;
+    }
+    let back = (anchor - now).0.div_euclid(cycle) + 1;
+    Micros(anchor.0 - back * cycle)
 }
 
 /// The current timeline, for readers on other threads (the HTTP API). The source replaces
@@ -270,19 +301,7 @@ pub fn continue_index(old: &Lineup, new: &Lineup, last: Option<usize>) -> usize 
         (Item::Slate(a), Item::Slate(b)) => a.duration == b.duration && a.title == b.title,
         _ => false,
     };
-    // The rotation entry playing the first playlist item at or after `pos` (wrapping).
-    let from_item = |pos: usize| {
-        let items = new.playlist.items.len().max(1);
-        (0..items)
-            .map(|k| (pos + k) % items)
-            .find_map(|p| {
-                new.schedule
-                    .rotation
-                    .iter()
-                    .position(|e| e.kind.item() == p)
-            })
-            .unwrap_or(0)
-    };
+    let from_item = |pos: usize| entry_from_item(new, pos);
     // Several equal items: take the one nearest the old position.
     let found = (0..new.playlist.items.len())
         .filter(|&p| same(&new.playlist.items[p]))
@@ -291,6 +310,21 @@ pub fn continue_index(old: &Lineup, new: &Lineup, last: Option<usize>) -> usize 
         Some(p) => from_item(p + 1),
         None => from_item(old_pos),
     }
+}
+
+/// The rotation entry playing the first playlist item at or after item `pos` (wrapping).
+pub fn entry_from_item(lineup: &Lineup, pos: usize) -> usize {
+    let items = lineup.playlist.items.len().max(1);
+    (0..items)
+        .map(|k| (pos + k) % items)
+        .find_map(|p| {
+            lineup
+                .schedule
+                .rotation
+                .iter()
+                .position(|e| e.kind.item() == p)
+        })
+        .unwrap_or(0)
 }
 
 /// Probed lengths, cached by path and invalidated when the file's size or mtime changes.

@@ -20,6 +20,7 @@ fn lineup(items: Vec<Item>) -> Lineup {
         file: "/p.yaml".into(),
         items,
         events: vec![],
+        takes_effect: None,
     });
     build(
         playlist,

@@ -49,6 +49,9 @@ pub struct Metrics {
     last_progress_ms: AtomicI64,
     /// Milliseconds since start at which some output was last seen connected (for /healthz).
     last_connected_ms: AtomicI64,
+    /// The pacer has released a packet to the outputs: the channel is on air (`/readyz`). A
+    /// lockstep start encodes ahead of its first frame's instant, which it waits for.
+    aired: std::sync::atomic::AtomicBool,
     pub video_frames_encoded_total: IntCounter,
     pub encoded_seconds_total: Counter,
     /// Channel seconds passed through from conformed copies (not encoded).
@@ -109,6 +112,7 @@ impl Metrics {
             started: Instant::now(),
             last_progress_ms: AtomicI64::new(0),
             last_connected_ms: AtomicI64::new(0),
+            aired: std::sync::atomic::AtomicBool::new(false),
             video_frames_encoded_total: counter(
                 "playout_video_frames_encoded_total",
                 "Video frames handed to the encoder.",
@@ -333,6 +337,12 @@ impl Metrics {
     pub fn set_drift(&self, clock: Micros, output_time: Micros) {
         self.wallclock_drift_seconds
             .set((output_time - clock).as_secs_f64());
+        self.aired.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the pacer has released anything to the outputs yet.
+    pub fn has_aired(&self) -> bool {
+        self.aired.load(Ordering::Relaxed)
     }
 
     pub fn output_connected(&self, output: &str, up: bool) {

@@ -1,7 +1,7 @@
 //! Supervision by systemd: the sd_notify protocol over `$NOTIFY_SOCKET` (a Unix datagram
 //! socket; a name starting with `@` is in the abstract namespace).
 //!
-//! - `READY=1` once the encoder has made its first frame;
+//! - `READY=1` once the first frame is encoded or passed through (from a conformed copy);
 //! - `WATCHDOG=1` every half `$WATCHDOG_USEC`, but only while frames keep being encoded and
 //!   the pacer keeps up with the wall clock, so that a hung pipeline in a live process is
 //!   killed (SIGABRT) and restarted by systemd, and resumes on the timeline;
@@ -92,7 +92,7 @@ impl Notifier {
         self.watchdog
     }
 
-    /// The notifier thread: READY once the first frame is encoded, then STATUS on every
+    /// The notifier thread: READY once the first frame is out, then STATUS on every
     /// change of title and WATCHDOG while healthy, until `stopping`.
     pub fn spawn(
         self: &Arc<Self>,
@@ -116,7 +116,10 @@ impl Notifier {
         let mut last_ping: Option<Instant> = None;
         let mut withheld = false;
         while !self.stopping.load(Ordering::Relaxed) {
-            if !ready && metrics.video_frames_encoded_total.get() > 0 {
+            // A channel that starts on a conformed copy sends frames on without encoding one.
+            let out = metrics.video_frames_encoded_total.get() > 0
+                || metrics.passthrough_seconds_total.get() > 0.0;
+            if !ready && out {
                 ready = true;
                 self.send("READY=1");
                 tracing::info!("Told the service manager the channel is ready.");

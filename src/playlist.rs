@@ -34,6 +34,18 @@ pub struct Playlist {
     pub items: Vec<Item>,
     /// Fixed-time programmes; they interrupt the rotation at their time.
     pub events: Vec<EventItem>,
+    /// With the channel's `anchor` (lockstep): from `at`, the rotation goes on from item
+    /// `item`. The control API stamps it with each edit and skip, so that every instance
+    /// sharing the file switches at the same frame, one started later included.
+    pub takes_effect: Option<TakesEffect>,
+}
+
+/// `takes_effect: { at: RFC3339, item: N }` of a playlist file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TakesEffect {
+    pub at: crate::time::Micros,
+    /// A playlist item's index (from 0).
+    pub item: usize,
 }
 
 /// A programme at a fixed time: a media file, a slate for a set time, or the live input.

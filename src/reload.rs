@@ -16,9 +16,12 @@ use crate::metrics::Metrics;
 use crate::output::manager::Manager;
 use crate::pipeline::follow::Update;
 use crate::pipeline::slate::Look;
+
+mod poll;
 use crate::pipeline::ChannelFormat;
 use crate::playlist::{Item, Playlist};
 use crate::snapshot::Snapshot;
+pub use poll::{signature, LastRead, Poller, Signature};
 
 /// Quiet time after the last change before reloading: editors write in bursts, and
 /// rename-over and delete-then-create are two events for one save.
@@ -62,11 +65,18 @@ pub struct Reloader {
     pub outputs: Arc<Mutex<Manager>>,
     /// The outputs came from `--output`: the file's `outputs:` is not applied.
     pub outputs_fixed: bool,
+    /// Run by a host (`playout run DIR`): its front door applies the file's `http`, so a
+    /// change there is not this channel's to refuse.
+    pub http_from_host: bool,
+    /// The watched files as each reload found them, for the poller: a change a reload has
+    /// already read (told by inotify) is not read again.
+    pub last_read: LastRead,
 }
 
 impl Reloader {
     /// Reloads both files; returns whether the new lineup was sent.
     pub fn reload(&mut self) -> bool {
+        self.last_read.read_now();
         match self.prepare() {
             Ok(update) => {
                 let playlist = &update.lineup.playlist;
@@ -99,7 +109,10 @@ impl Reloader {
     }
 
     fn prepare(&mut self) -> Result<Update, ReloadError> {
-        let channel = ChannelConfig::load(&self.channel.file)?;
+        let mut channel = ChannelConfig::load(&self.channel.file)?;
+        if self.http_from_host {
+            channel.http = self.channel.http.clone();
+        }
         if let Some(field) = restart_needed(&self.channel, &channel) {
             return Err(ReloadError::NeedsRestart {
                 file: channel.file.clone(),
@@ -139,9 +152,20 @@ impl Reloader {
         if look.is_some() {
             tracing::info!(logo = ?self.channel.overlay.as_ref().map(|o| o.image.display().to_string()), "Overlay changed; it shows from the next item.");
         }
+        // When the edit was made, as the files say (the same for every instance that
+        // shares them): in lockstep a hand edit takes effect from `reload.settle` after it.
+        let edited = [&self.channel.file, &self.channel.playlist]
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+            .max()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or_else(crate::clock::wall_now, |d| {
+                crate::time::Micros(d.as_micros() as i64)
+            });
         Ok(Update {
             lineup: Arc::new(lineup),
             look,
+            edited,
         })
     }
 }
@@ -173,7 +197,7 @@ impl Reloader {
 /// `output::manager`), unless they came from `--output`, when the file's are not applied at
 /// all.
 pub fn restart_needed(old: &ChannelConfig, new: &ChannelConfig) -> Option<&'static str> {
-    let checks: [(&'static str, bool); 11] = [
+    let checks: [(&'static str, bool); 13] = [
         ("name", old.name != new.name),
         ("playlist", old.playlist != new.playlist),
         ("video", old.video != new.video),
@@ -188,6 +212,8 @@ pub fn restart_needed(old: &ChannelConfig, new: &ChannelConfig) -> Option<&'stat
         ("state", old.state != new.state),
         ("prepare", old.prepare != new.prepare),
         ("asrun", old.asrun != new.asrun),
+        ("anchor", old.anchor != new.anchor),
+        ("reload", old.reload != new.reload),
     ];
     checks.iter().find(|(_, changed)| *changed).map(|(f, _)| *f)
 }

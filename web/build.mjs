@@ -1,7 +1,11 @@
 // Builds the pages into OUTDIR (the argument): the watch page (index.html, watch.css and
 // watch.js, which esbuild bundles from src/watch.js with hls.js, so that the page needs no
-// network) and the operator console (console.html, console.css and console.js, bundled the
-// same way from src/console.js). build.rs runs it and embeds OUTDIR in the binary.
+// network), the operator console (console.html, console.css and console.js, bundled the
+// same way from src/console.js, after theme.css, the dark theme it shares with a host's
+// pages; both scripts import src/base.js, the /c/ID prefix of a host's
+// channel) and a host's own pages (channels.html, the channel list, and picker.html, the
+// console's channel picker, both with channels.css and channels.js). build.rs runs it and
+// embeds OUTDIR in the binary.
 import { build } from 'esbuild';
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -16,7 +20,7 @@ if (!out) {
 const dist = resolve(out);
 await rm(dist, { recursive: true, force: true });
 await mkdir(dist, { recursive: true });
-for (const page of ['watch', 'console']) {
+for (const page of ['watch', 'console', 'channels']) {
   await build({
     entryPoints: [join(here, `src/${page}.js`)],
     outfile: join(dist, `${page}.js`),
@@ -28,6 +32,11 @@ for (const page of ['watch', 'console']) {
     logLevel: 'warning',
   });
 }
-for (const f of ['index.html', 'watch.css', 'console.html', 'console.css']) {
+const copied = [
+  ...['index.html', 'watch.css'],
+  ...['theme.css', 'console.html', 'console.css'],
+  ...['channels.html', 'picker.html', 'channels.css'],
+];
+for (const f of copied) {
   await copyFile(join(here, 'src', f), join(dist, f));
 }

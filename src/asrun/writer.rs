@@ -30,13 +30,19 @@ impl AsRunSender {
     }
 }
 
-/// Starts the writer for `dir`, keeping files for `keep`.
-pub fn start(dir: PathBuf, keep: Micros, metrics: Arc<Metrics>) -> std::io::Result<AsRunSender> {
+/// Starts the writer for `dir`, keeping files for `keep`. It ends once every sender is
+/// dropped and what they sent is written: join it before the process exits, or the entry
+/// the air closed last (the one a stop ends) may never reach the disk.
+pub fn start(
+    dir: PathBuf,
+    keep: Micros,
+    metrics: Arc<Metrics>,
+) -> std::io::Result<(AsRunSender, std::thread::JoinHandle<()>)> {
     let (tx, rx) = bounded(QUEUE);
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("asrun".into())
         .spawn(move || run(&dir, keep, &rx, &metrics))?;
-    Ok(AsRunSender(tx))
+    Ok((AsRunSender(tx), thread))
 }
 
 fn run(dir: &Path, keep: Micros, rx: &Receiver<Entry>, metrics: &Metrics) {

@@ -46,6 +46,8 @@ pub struct RunOptions {
     pub freeze_after: Option<Micros>,
     /// Tests only (`--test-flv-start`): where FLV sessions' timestamps start.
     pub flv_start: Micros,
+    /// Run by a host (`--hosted`): the host's front door owns the file's `http`.
+    pub hosted: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +103,9 @@ pub struct Channel {
     quarantine: Quarantine,
     /// Kept for as long as the channel runs: dropping it stops the watching.
     _watcher: Option<notify::RecommendedWatcher>,
+    /// Looks at the same files every `reload.poll` (a shared volume's writes from another
+    /// machine reach no inotify); stopped and joined when dropped.
+    _poller: reload::Poller,
 }
 
 impl Channel {
@@ -117,10 +122,22 @@ impl Channel {
             config.slate.failure_duration,
             &mut durations,
         ));
-        let origin = ChannelOrigin::now();
         let paced = opts.paced;
-        let timeline =
-            Timeline::resume(lineup, paced.then_some(config.state.as_path()), origin.wall);
+        let (origin, timeline) = match config.anchor {
+            // Lockstep: the file's anchor, never the state file's; frames on its GOP grid.
+            Some(anchor) => {
+                let fps = config.video.fps;
+                let gop = crate::time::frames_in(config.video.keyframe_interval, fps).max(1);
+                let rate = config.audio.sample_rate;
+                let origin = ChannelOrigin::on_grid(anchor, gop, fps, rate);
+                (origin, Timeline::pinned(lineup, anchor, origin.wall))
+            }
+            None => {
+                let origin = ChannelOrigin::now();
+                let state = paced.then_some(config.state.as_path());
+                (origin, Timeline::resume(lineup, state, origin.wall))
+            }
+        };
         let cell = Arc::new(TimelineCell::new(timeline.clone()));
         let metrics = Arc::new(Metrics::new());
         let reload_status = Arc::new(Snapshot::default());
@@ -139,6 +156,12 @@ impl Channel {
                 None
             }
         };
+        let last_read = reload::LastRead::new(&watched);
+        let poller = reload::Poller::start(
+            last_read.clone(),
+            config.reload.poll.to_std(),
+            request_tx.clone(),
+        );
         let outputs = pipeline::outputs(&config, &opts.outputs)?;
         let output_list = Arc::new(OutputList::default());
         let stop = Arc::new(AtomicBool::new(false));
@@ -176,11 +199,13 @@ impl Channel {
             outputs: running.outputs.clone(),
             // Outputs given on the command line replace the file's, so its edits do not apply.
             outputs_fixed: !opts.outputs.is_empty(),
+            http_from_host: opts.hosted,
             channel: config.clone(),
             durations,
             updates: update_tx,
             metrics: metrics.clone(),
             status: reload_status.clone(),
+            last_read,
         };
         std::thread::Builder::new()
             .name("reload".into())
@@ -204,6 +229,7 @@ impl Channel {
             running,
             quarantine,
             _watcher: watcher,
+            _poller: poller,
         })
     }
 

@@ -21,12 +21,17 @@ use crate::output::manager::{Manager, OutputList, Shared};
 use crate::pipeline::{self, encode, slate, source, ChannelFormat, FRAME_QUEUE};
 use crate::time::{rescale, Micros, MICROS};
 
+/// Packets between the encoder and the pacer: these can no longer be taken back.
+const HANDOFF: usize = 8;
+
 /// Frame 0's place in time: the wall-clock instant (for the schedule) and the monotonic one
 /// (for pacing), read together.
 #[derive(Clone, Copy, Debug)]
 pub struct ChannelOrigin {
     pub wall: Micros,
     pub instant: std::time::Instant,
+    /// With `anchor`: the GOP grid this run's frames are counted on (frame 0 is a grid point).
+    pub grid: Option<crate::grid::Grid>,
 }
 
 impl ChannelOrigin {
@@ -34,6 +39,21 @@ impl ChannelOrigin {
         ChannelOrigin {
             instant: std::time::Instant::now(),
             wall: crate::clock::wall_now(),
+            grid: None,
+        }
+    }
+
+    /// Frame 0 at the first point of `anchor`'s GOP grid at or after now that starts an AAC
+    /// frame too (`Grid::starting`): a few keyframe intervals from now at most, which the
+    /// pacer waits for.
+    pub fn on_grid(anchor: Micros, gop: i64, fps: crate::time::Rational, rate: u32) -> Self {
+        let (instant, wall) = (std::time::Instant::now(), crate::clock::wall_now());
+        let grid = crate::grid::Grid::starting(anchor, wall, gop, fps, rate as i64);
+        let t0 = grid.t0();
+        ChannelOrigin {
+            instant: instant + (t0 - wall).to_std(),
+            wall: t0,
+            grid: Some(grid),
         }
     }
 }
@@ -135,12 +155,14 @@ pub fn start(
     metrics: Arc<Metrics>,
 ) -> Result<Running, RunError> {
     let fmt = ChannelFormat::of(channel);
+    let fmt_fps = fmt.fps;
     let outputs = opts.outputs;
     if outputs.is_empty() {
         return Err(RunError::NoOutputs);
     }
     let look = slate::Look::of(channel, &fmt).map_err(RunError::Slate)?;
     let (encoders, params) = encode::open(&fmt, &channel.video, &channel.audio)?;
+    let encoder_delay = encoders.delay();
     let extradata = (
         crate::libav::extradata(&params.video),
         crate::libav::extradata(&params.audio),
@@ -158,7 +180,10 @@ pub fn start(
         .set(timeline.lineup.playlist.items.len() as i64);
 
     let (frame_tx, frame_rx) = bounded(FRAME_QUEUE);
-    let (packet_tx, packet_rx) = bounded(FRAME_QUEUE * 4);
+    // The encoder keeps what it makes until the pacer takes it (`encode::READY`), so that a
+    // cut at the air can take it back; only a few packets wait between the two.
+    let (packet_tx, packet_rx) = bounded(HANDOFF);
+    let (cut_tx, cut_rx) = bounded(1);
     let mut threads = Vec::new();
     // Half a second of stream in the kernel (Linux doubles the value asked for).
     let send_buffer = ((channel.video.maxrate + channel.audio.bitrate) / 8 / 4).max(16 * 1024);
@@ -167,6 +192,7 @@ pub fn start(
         Shared {
             params: params.clone(),
             t0: origin.wall,
+            grid: origin.grid,
             keyframe_interval: channel.video.keyframe_interval,
             frame: Micros(rescale(1, fmt.frame_tb(), MICROS)),
             send_buffer: send_buffer as usize,
@@ -185,13 +211,19 @@ pub fn start(
     } else {
         Box::new(SimulatedClock::default())
     };
-    // The as-run record is proof of what aired: only a paced run (real time) keeps one.
+    // The as-run record is proof of what aired: only a paced run (real time) keeps one. Its
+    // writer is joined with the stages: it ends when the pacer's air has closed the last
+    // entry and it is on disk.
     let asrun = match opts.paced {
-        true => Some(crate::asrun::writer::start(
-            crate::asrun::dir_beside(&channel.state),
-            channel.asrun.keep,
-            metrics.clone(),
-        )?),
+        true => {
+            let (tx, writer) = crate::asrun::writer::start(
+                crate::asrun::dir_beside(&channel.state),
+                channel.asrun.keep,
+                metrics.clone(),
+            )?;
+            threads.push(writer);
+            Some(tx)
+        }
         false => None,
     };
     let air = output::air::Air::new(
@@ -215,7 +247,9 @@ pub fn start(
     threads.push(
         std::thread::Builder::new()
             .name("encode".into())
-            .spawn(move || encode::run(encoders, frame_rx, packet_tx, m, freeze))?,
+            .spawn(move || {
+                pipeline::encoding::run(encoders, frame_rx, packet_tx, cut_rx, m, freeze)
+            })?,
     );
     let loudness = match channel.audio.loudness {
         Some(target) => Some(
@@ -257,18 +291,21 @@ pub fn start(
     // The live input listens from now on, whatever the outputs do. Unpaced runs have no
     // air to take over: their clock is simulated.
     let live = match (&channel.live, opts.paced) {
-        (Some(l), true) => Some(pipeline::live::LiveFeed::new(
-            crate::live::start(
-                l,
-                &fmt,
-                metrics.clone(),
-                opts.stop.clone(),
-                opts.live_air,
-                opts.outbox.cell.clone(),
-            )?,
-            origin.wall,
-            origin.instant,
-        )),
+        (Some(l), true) => Some(
+            pipeline::live::LiveFeed::new(
+                crate::live::start(
+                    l,
+                    &fmt,
+                    metrics.clone(),
+                    opts.stop.clone(),
+                    opts.live_air,
+                    opts.outbox.cell.clone(),
+                )?,
+                origin.wall,
+                origin.instant,
+            )
+            .with_encoder(encoder_delay, fmt.fps),
+        ),
         (Some(_), false) => {
             tracing::warn!("The live input is off in an unpaced run.");
             None
@@ -288,10 +325,16 @@ pub fn start(
         live,
         timeline,
         t0: origin.wall,
+        grid: origin.grid,
+        lockstep: channel.anchor.map(|_| channel.reload.settle),
         // Simulated time is not wall time: an unpaced run must not move a real channel's
         // anchor.
         state_file: opts.paced.then(|| channel.state.clone()),
         stop_after: opts.stop_after,
+        // Only a paced run has an air to cut at: an unpaced one's clock is the source.
+        recall: opts
+            .paced
+            .then(|| pipeline::recall::Recall::new(cut_tx, origin.wall, origin.instant, fmt_fps)),
     };
     threads.push(
         std::thread::Builder::new()

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::values::{ByteSize, Text};
 use super::{resolve, Problems};
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
     expecting = "prepare settings: a mapping with optionally enabled, folder, background, threads \
@@ -20,6 +20,63 @@ pub(super) struct PrepareFile {
     background: Option<bool>,
     threads: Option<u32>,
     max_size: Option<ByteSize>,
+}
+
+/// The `prepare` key as written: `false` (no copies), `true`, or the settings. Without it a
+/// channel makes and plays copies with the default settings.
+pub(super) enum PrepareField {
+    Off,
+    On,
+    Settings(PrepareFile),
+}
+
+impl<'de> Deserialize<'de> for PrepareField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = PrepareField;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "prepare settings: false (no conformed copies), or a mapping with optionally \
+                     enabled, folder, background, threads and max_size",
+                )
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, on: bool) -> Result<PrepareField, E> {
+                Ok(if on {
+                    PrepareField::On
+                } else {
+                    PrepareField::Off
+                })
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<PrepareField, A::Error> {
+                PrepareFile::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(PrepareField::Settings)
+            }
+        }
+        d.deserialize_any(Either)
+    }
+}
+
+/// The `prepare` key validated: none for `prepare: false`, else the settings (the defaults
+/// when the key is absent or `true`).
+pub(super) fn validate_prepare_field(
+    raw: Option<PrepareField>,
+    channel_file: &Path,
+    p: &mut Problems,
+) -> Option<PrepareSettings> {
+    match raw {
+        Some(PrepareField::Off) => None,
+        None | Some(PrepareField::On) => {
+            Some(validate_prepare(PrepareFile::default(), channel_file, p))
+        }
+        Some(PrepareField::Settings(r)) => Some(validate_prepare(r, channel_file, p)),
+    }
 }
 
 /// The most encoder threads a background preparer may ask for.
@@ -124,5 +181,25 @@ mod tests {
         assert!(say("{ max_size: lots }")[0].contains("is not a size"));
         assert!(say("{ size: 1G }")[0]
             .contains("expected one of `enabled`, `folder`, `background`, `threads`, `max_size`"));
+    }
+
+    #[test]
+    fn copies_are_on_unless_the_file_says_prepare_false() {
+        let none = parse_all("name: x\nplaylist: p.yaml\n", Path::new("c.yaml"), &|_| {
+            None
+        })
+        .0
+        .unwrap();
+        let p = none.prepare.clone().expect("copies on with no prepare key");
+        assert!(p.enabled && p.background && p.folder.is_none());
+        assert!(parse("false").unwrap().prepare.is_none());
+        assert_eq!(parse("true").unwrap().prepare, none.prepare);
+        let e = parse("12").unwrap_err();
+        assert!(
+            e[0].message
+                .contains("false (no conformed copies), or a mapping"),
+            "{}",
+            e[0].message
+        );
     }
 }

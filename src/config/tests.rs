@@ -473,7 +473,7 @@ fn syntax_and_type_errors() {
         "line 3 column 16: video.width: invalid type: integer `-2`, expected u64"
     );
     assert_eq!(error("name: x\nplaylist: [p.yaml]\n"), "line 2 column 11: playlist: invalid type: sequence, expected text of at most 4096 characters");
-    assert_eq!(error("- name: x\n"), "line 1 column 1: invalid type: sequence, expected a channel file: a mapping with name, playlist and optionally video, audio, slate, outputs, http, media, timezone, state, overlay, text, live, prepare and asrun");
+    assert_eq!(error("- name: x\n"), "line 1 column 1: invalid type: sequence, expected a channel file: a mapping with name, playlist and optionally video, audio, slate, outputs, http, media, timezone, state, overlay, text, live, prepare, asrun, anchor and reload");
     assert_eq!(error("name: x\nplaylist: p.yaml\nvideo: {fsp: 30}\n"), "line 3 column 9: video: unknown field `fsp`, expected one of `width`, `height`, `fps`, `bitrate`, `maxrate`, `bufsize`, `preset`, `keyframe_interval`");
     assert!(error("name: x\nplaylist: p.yaml\nextra: 1\n").contains("unknown field `extra`"));
 }
@@ -491,6 +491,35 @@ fn timezone_and_state_file() {
         error("name: x\nplaylist: p.yaml\ntimezone: Mars/Olympus\n"),
         "timezone: \"Mars/Olympus\" is not a time zone (expected an IANA name such as Europe/Berlin or UTC)"
     );
+}
+
+#[test]
+fn anchor_and_reload_take_an_instant_and_bounded_durations() {
+    let c = parse("name: x\nplaylist: p.yaml\n").unwrap();
+    assert_eq!(c.anchor, None);
+    assert_eq!(c.reload, crate::config::ReloadSettings::default());
+    assert_eq!(c.reload.poll, Micros::from_secs(2));
+    assert_eq!(c.reload.settle, Micros::from_secs(5));
+    let c = parse(
+        "name: x\nplaylist: p.yaml\nanchor: 2026-01-01T01:00:00+01:00\nreload: { poll: 500ms, settle: 0s }\n",
+    )
+    .unwrap();
+    assert_eq!(c.anchor, Some(Micros::from_secs(1_767_225_600)));
+    assert_eq!(c.reload.poll, Micros::from_millis(500));
+    assert_eq!(c.reload.settle, Micros::ZERO);
+    assert_eq!(
+        error("name: x\nplaylist: p.yaml\nanchor: yesterday\n"),
+        "anchor: \"yesterday\" is not an instant (expected RFC 3339 with an offset, e.g. 2026-01-01T00:00:00Z, not before 1970)"
+    );
+    assert!(
+        error("name: x\nplaylist: p.yaml\nanchor: 2026-01-01T00:00:00\n").starts_with("anchor: ")
+    );
+    assert_eq!(
+        error("name: x\nplaylist: p.yaml\nreload: { poll: 1h }\n"),
+        "reload.poll: 1h0m0s is out of range (expected 0.1s to 10m0s)"
+    );
+    assert!(error("name: x\nplaylist: p.yaml\nreload: { every: 1s }\n")
+        .contains("unknown field `every`"));
 }
 
 #[test]

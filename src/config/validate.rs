@@ -10,9 +10,10 @@ use serde::Deserialize;
 use super::asrun::{validate_asrun, AsRunFile};
 use super::env::expand_env;
 use super::live::{validate_live, LiveFile};
+use super::lockstep::{validate_anchor, validate_reload, ReloadFile};
 use super::output::{self, parse_output_url, OutputConfig};
 use super::overlay::{validate_overlay, validate_text, OverlayFile, TextFile};
-use super::prepare::{validate_prepare, PrepareFile};
+use super::prepare::{validate_prepare_field, PrepareField};
 use super::slate::{validate_slate, SlateFile};
 use super::values::{clip, format_bitrate, format_fps};
 use super::values::{format_bytes, Bitrate, ByteSize, Fps, List, Text};
@@ -28,7 +29,8 @@ use crate::time::Micros;
 #[serde(
     deny_unknown_fields,
     expecting = "a channel file: a mapping with name, playlist and optionally video, audio, \
-                 slate, outputs, http, media, timezone, state, overlay, text, live, prepare and asrun"
+                 slate, outputs, http, media, timezone, state, overlay, text, live, prepare, asrun, \
+                 anchor and reload"
 )]
 pub(super) struct ChannelFile {
     name: Text<100>,
@@ -44,8 +46,10 @@ pub(super) struct ChannelFile {
     overlay: Option<OverlayFile>,
     text: Option<TextFile>,
     live: Option<LiveFile>,
-    prepare: Option<PrepareFile>,
+    prepare: Option<PrepareField>,
     asrun: Option<AsRunFile>,
+    anchor: Option<Text<64>>,
+    reload: Option<ReloadFile>,
 }
 
 #[derive(Default, Deserialize)]
@@ -181,7 +185,7 @@ pub(super) fn validate(
     let overlay = raw
         .overlay
         .and_then(|o| validate_overlay(o, &abs, &video, &mut p));
-    let prepare = raw.prepare.map(|r| validate_prepare(r, &abs, &mut p));
+    let prepare = validate_prepare_field(raw.prepare, &abs, &mut p);
     let slate = validate_slate(raw.slate.unwrap_or_default(), &abs, &mut p);
     let channel = ChannelConfig {
         name,
@@ -202,6 +206,11 @@ pub(super) fn validate(
         asrun: raw
             .asrun
             .map(|a| validate_asrun(a, &mut p))
+            .unwrap_or_default(),
+        anchor: validate_anchor(raw.anchor.as_ref().map(|a| a.0.as_str()), &mut p),
+        reload: raw
+            .reload
+            .map(|r| validate_reload(r, &mut p))
             .unwrap_or_default(),
     };
     p.finish(channel)
@@ -436,6 +445,28 @@ fn validate_outputs(
         outputs.push(out);
     }
     outputs
+}
+
+/// A folder's `host.yaml` (issue 29): the host's `http`, checked as a channel file's.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "host settings: a mapping with http")]
+struct HostFile {
+    http: Option<HttpFile>,
+}
+
+/// Parses and validates a folder's `host.yaml` as if read from `file`.
+pub(super) fn parse_host(
+    text: &str,
+    file: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<HttpSettings, Vec<ConfigError>> {
+    let raw = match super::yaml::parse::<HostFile>(text, file) {
+        Ok(raw) => raw.unwrap_or_default(),
+        Err(e) => return Err(vec![e]),
+    };
+    let mut p = Problems::new(file);
+    let http = validate_http(raw.http.unwrap_or_default(), env, &mut p);
+    p.finish(http)
 }
 
 fn validate_http(

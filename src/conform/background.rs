@@ -150,7 +150,13 @@ impl Worker {
         remakes: &mut VecDeque<MediaItem>,
         rx: &Receiver<CopyRequest>,
     ) -> Next {
-        let (todo, named) = self.scan(p);
+        let (todo, mut named) = self.scan(p);
+        // The folder may be shared (a host's channels): say what this channel names, and keep
+        // what the others name.
+        if let Err(e) = cache::write_claims(&self.dir, &self.channel.file, &named) {
+            tracing::debug!(error = %e, folder = %self.dir.display(), "Cannot write this channel's claims on its copies.");
+        }
+        named.extend(cache::claimed_by_others(&self.dir, &self.channel.file));
         let mut todo: VecDeque<MediaItem> = todo.into();
         for m in remakes.drain(..).rev() {
             todo.retain(|t| id(t) != id(&m));

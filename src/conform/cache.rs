@@ -1,6 +1,8 @@
 //! The cache folder as a whole: what its copies take, which were played least recently, and
 //! removing them (`prepare.max_size`), copies whose source file has changed, and what a
-//! crashed preparer left behind.
+//! crashed preparer left behind. A folder may serve several channels (a host's channels share
+//! one by default): each preparer writes the keys its playlist names into a claims file, and
+//! none removes a copy another channel's fresh claims name.
 
 use std::collections::HashSet;
 use std::fs;
@@ -149,9 +151,92 @@ pub fn dead_temporaries(dir: &Path) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
+/// The start of a claims file's name: `.named-HASH.txt`, HASH of the channel file's path.
+pub const CLAIMS_PREFIX: &str = ".named-";
+/// Claims older than this are a channel's that stopped (a preparer writes its claims at every
+/// pass, at least once a minute while it runs).
+pub const CLAIM_AGE: Duration = Duration::from_secs(600);
+
+/// The claims file of the channel whose file is `channel_file`.
+pub fn claims_name(channel_file: &Path) -> String {
+    let mut h = super::Fnv::default();
+    h.write(channel_file.as_os_str().as_encoded_bytes());
+    format!("{CLAIMS_PREFIX}{}.txt", h.hex())
+}
+
+/// Writes the keys `named` as `channel_file`'s claims in `dir` (whole: a temporary, renamed).
+pub fn write_claims(
+    dir: &Path,
+    channel_file: &Path,
+    named: &HashSet<String>,
+) -> std::io::Result<()> {
+    let name = claims_name(channel_file);
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!("{name}.tmp-{}-claims", std::process::id()));
+    let mut keys: Vec<&str> = named.iter().map(String::as_str).collect();
+    keys.sort_unstable();
+    fs::write(&tmp, keys.join("\n"))?;
+    fs::rename(&tmp, dir.join(name))
+}
+
+/// The keys that other channels' fresh claims in `dir` name (not `channel_file`'s own).
+pub fn claimed_by_others(dir: &Path, channel_file: &Path) -> HashSet<String> {
+    let own = claims_name(channel_file);
+    let now = SystemTime::now();
+    let Ok(read) = fs::read_dir(dir) else {
+        return HashSet::new();
+    };
+    read.flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with(CLAIMS_PREFIX) && name.ends_with(".txt") && name != own
+        })
+        .filter(|e| {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| now.duration_since(t).unwrap_or_default() < CLAIM_AGE)
+        })
+        .filter_map(|e| fs::read_to_string(e.path()).ok())
+        .flat_map(|text| {
+            text.lines()
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_other_channels_name_is_kept_while_their_claims_are_fresh() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            Path::new("/x/a.yaml"),
+            Path::new("/x/b.yaml"),
+            Path::new("/x/c.yaml"),
+        );
+        let keys = |ks: &[&str]| ks.iter().map(|k| k.to_string()).collect::<HashSet<_>>();
+        write_claims(d.path(), a, &keys(&["k1", "k2"])).unwrap();
+        write_claims(d.path(), b, &keys(&["k3"])).unwrap();
+        write_claims(d.path(), c, &keys(&["k4"])).unwrap();
+        // c stopped long ago.
+        let old = SystemTime::now() - CLAIM_AGE - Duration::from_secs(60);
+        fs::File::options()
+            .write(true)
+            .open(d.path().join(claims_name(c)))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert_eq!(claimed_by_others(d.path(), a), keys(&["k3"]));
+        assert_eq!(claimed_by_others(d.path(), b), keys(&["k1", "k2"]));
+        // Claims are not copies, and no temporary is left.
+        assert!(entries(d.path()).is_empty());
+        assert!(dead_temporaries(d.path()).is_empty());
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 3);
+    }
 
     fn entry(key: &str, bytes: u64, age_s: u64) -> Entry {
         Entry {

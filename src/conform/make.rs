@@ -53,6 +53,7 @@ pub fn make(
         file: channel.playlist.clone(),
         items: vec![Item::Media(item.clone())],
         events: Vec::new(),
+        takes_effect: None,
     });
     if let Some(m) = meter {
         wait_measured(m, &playlist, item);
@@ -97,10 +98,13 @@ pub fn make(
         },
         timeline,
         t0: Micros::ZERO,
+        grid: None,
+        lockstep: None,
         state_file: None,
         stop_after: Some(length),
         live: None,
         passthrough: None,
+        recall: None,
     };
     let (frame_tx, tee_rx) = bounded(crate::pipeline::FRAME_QUEUE);
     let (tee_tx, frame_rx) = bounded(crate::pipeline::FRAME_QUEUE);
@@ -139,7 +143,14 @@ pub fn make(
         .name("prepare-encode".into())
         .spawn(move || {
             tracing::dispatcher::with_default(&dispatch, || {
-                encode::run(encoders, frame_rx, packet_tx, m, None)
+                crate::pipeline::encoding::run(
+                    encoders,
+                    frame_rx,
+                    packet_tx,
+                    crossbeam_channel::never(),
+                    m,
+                    None,
+                )
             })
         })
         .map_err(ConformError::Thread)?;

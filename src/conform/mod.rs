@@ -173,20 +173,33 @@ pub fn format_hash(
     item: &MediaItem,
     gain: Option<&str>,
 ) -> String {
+    // Only what changes a copy's bytes, so that channels of one format and look share their
+    // copies (a host's channels, one library): the channel's name only where the lower third
+    // writes it, and of the slate only its picture (an audio-only item, or one whose video
+    // starts late, shows it), not how long it stands in for a failed item or the clip of gaps.
+    let name = channel
+        .text
+        .as_ref()
+        .filter(|t| t.template.contains("{channel}"))
+        .map_or("", |_| channel.name.as_str());
+    let slate = &channel.slate;
     let mut h = Fnv::default();
     let text = format!(
-        "v{SIDECAR_VERSION}\nvideo {:?}\naudio {}/{}/{}\noverlay {:?}\ntext {:?}\nslate {:?}\nitem overlay={} loudness={} gain={:?}\nname {}\n",
+        "v{SIDECAR_VERSION}\nvideo {:?}\naudio {}/{}/{}\noverlay {:?}\ntext {:?}\nslate {:?} {:?} {} {:?}\nitem overlay={} loudness={} gain={:?}\nname {}\n",
         channel.video,
         channel.audio.sample_rate,
         channel.audio.channels,
         channel.audio.bitrate,
         channel.overlay.as_ref().filter(|_| item.overlay),
         channel.text,
-        channel.slate,
+        slate.text,
+        slate.background,
+        slate.text_given,
+        slate.image,
         item.overlay,
         item.loudness,
         gain,
-        channel.name,
+        name,
     );
     h.write(text.as_bytes());
     h.write(video_extradata);

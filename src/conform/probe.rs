@@ -12,7 +12,7 @@ use crate::playlist::Playlist;
 /// The lines `probe` prints for `file` on `channel`, whose playlist is `playlist`.
 pub fn lines(channel: &ChannelConfig, playlist: &Playlist, file: &Path) -> Vec<String> {
     let Some(settings) = &channel.prepare else {
-        return vec!["  pass-through: off (the channel has no prepare: section)".into()];
+        return vec!["  pass-through: off (the channel file says prepare: false)".into()];
     };
     if !settings.enabled {
         return vec!["  pass-through: off (prepare.enabled is false)".into()];

@@ -207,3 +207,41 @@ fn a_copy_cut_inside_a_group_of_b_frames_ends_where_every_frame_decodes() {
     );
     assert_eq!(decoded, n);
 }
+
+/// Channels that differ only in what never reaches a copy's bytes find the same copies.
+#[test]
+fn the_format_key_holds_only_what_changes_a_copys_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ch, item) = channel(dir.path(), "ultrafast");
+    let key = |c: &ChannelConfig| format_hash(c, b"v", b"a", &item, None);
+    let base = key(&ch);
+    let mut other = ch.clone();
+    other.name = "Another channel".into();
+    other.slate.failure_duration = crate::time::Micros::from_secs(9);
+    assert_eq!(
+        key(&other),
+        base,
+        "the name or the failure slate's length changed the key"
+    );
+    let mut slate = ch.clone();
+    slate.slate.text = "Other words".into();
+    assert_ne!(
+        key(&slate),
+        base,
+        "the slate's picture is in audio-only copies"
+    );
+    let mut named = ch.clone();
+    named.text = Some(crate::config::TextSettings {
+        template: "{channel}: {title}".into(),
+        position: crate::config::Corner::BottomLeft,
+        from: crate::time::Micros::ZERO,
+        duration: crate::time::Micros::from_secs(5),
+    });
+    let mut renamed = named.clone();
+    renamed.name = "Another channel".into();
+    assert_ne!(
+        key(&named),
+        key(&renamed),
+        "a lower third that says the name"
+    );
+}

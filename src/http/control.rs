@@ -23,9 +23,16 @@ use crate::playlist::edit::{self, EditError};
 use crate::schedule::rfc3339;
 use crate::time::Micros;
 
-/// How far ahead of the source a play-now is placed: the reload (debounce, build) must be
-/// with the source before it reaches that time, or the break-in would wait for a boundary.
+/// How far ahead of the source a play-now is placed when the source cannot take back what
+/// has not aired (an unpaced run): the reload (debounce, build) must be with the source
+/// before it reaches that time, or the break-in would wait for a boundary.
 pub const PLAY_NOW_LEAD: Micros = Micros::from_millis(2000);
+
+/// How far ahead of now a play-now is placed when the source cuts at the air: the cut's own
+/// margin (`recall::AHEAD`, 0.8 s) and half a second for the edit's reload (its 0.3 s
+/// debounce) to reach the source. A reload later than that starts the event late, from the
+/// first frame the air can still change.
+pub const PLAY_NOW_AT_AIR: Micros = Micros::from_millis(1300);
 
 /// What the control routes use.
 pub struct ControlState {
@@ -42,6 +49,11 @@ pub struct ControlState {
     /// Held for the whole of an edit: read, check, write.
     pub edits: tokio::sync::Mutex<()>,
     pub outputs: Arc<crate::output::manager::OutputList>,
+    /// With the channel file's `anchor`: edits, skips and play-nows are written into the
+    /// playlist for the instant they take effect in every instance sharing it.
+    pub lockstep: Option<super::lockstep::Lockstep>,
+    /// The timeline on air (edits in lockstep take effect at one of its boundaries).
+    pub timeline: Arc<crate::lineup::TimelineCell>,
 }
 
 fn with_etag(mut r: Reply, tag: &str) -> Reply {
@@ -51,7 +63,7 @@ fn with_etag(mut r: Reply, tag: &str) -> Reply {
     r
 }
 
-fn edit_error(e: EditError) -> Reply {
+pub(super) fn edit_error(e: EditError) -> Reply {
     match e {
         EditError::Invalid(errors) => {
             json_reply(StatusCode::UNPROCESSABLE_ENTITY, edit::errors_json(&errors))
@@ -101,6 +113,18 @@ pub(super) async fn edit_playlist(
     need_match: bool,
     change: impl FnOnce(Value) -> Result<Value, Reply>,
 ) -> Result<(String, Value), Reply> {
+    edit_playlist_as(state, given, need_match, true, change).await
+}
+
+/// `edit_playlist`; `stamp`: in lockstep, stamp the edit's instant (not for a play-now: an
+/// event has its own time, and a rotation re-anchored after it would pass over it).
+async fn edit_playlist_as(
+    state: &State,
+    given: Option<String>,
+    need_match: bool,
+    stamp: bool,
+    change: impl FnOnce(Value) -> Result<Value, Reply>,
+) -> Result<(String, Value), Reply> {
     let c = &state.control;
     let _one_at_a_time = c.edits.lock().await;
     let (old, tag, j) = current(c).await?;
@@ -126,9 +150,21 @@ pub(super) async fn edit_playlist(
         }
         _ => {}
     }
-    let new = change(j)?;
+    let stamped_before = j.get("takes_effect").cloned();
+    let mut new = change(j)?;
     let file = c.playlist.clone();
+    // Lockstep: an edit that does not stamp its own instant (a skip does) is stamped with
+    // the first boundary `settle` from now.
+    let stamp = c
+        .lockstep
+        .filter(|_| stamp && new.get("takes_effect").cloned() == stamped_before)
+        .map(|l| (l, c.timeline.get()));
     let written = tokio::task::spawn_blocking(move || {
+        if let Some((l, tl)) = stamp {
+            let (_, playlist) = edit::to_yaml(&new, &file)?;
+            let t = l.edit_stamp(&tl, &playlist, wall_now());
+            new["takes_effect"] = super::lockstep::stamp_json(t);
+        }
         let (text, _) = edit::to_yaml(&new, &file)?;
         edit::write(&file, &old, &text)?;
         let (bytes, tag) = edit::read(&file)?;
@@ -313,6 +349,9 @@ pub(super) async fn history(state: &State) -> Reply {
 
 /// `POST /api/v1/skip`: the source cuts what plays at its next frame.
 pub(super) async fn skip(state: &State) -> Reply {
+    if let Some(l) = state.control.lockstep {
+        return super::lockstep::skip(state, l).await;
+    }
     let (reply, answer) = tokio::sync::oneshot::channel();
     let on_air = state.timeline.get().resolve(wall_now()).0.start;
     if state
@@ -376,13 +415,18 @@ pub(super) async fn play_now(state: &State, body: Value) -> Reply {
     if let Some(t) = b.title {
         event.insert("title".into(), t.into());
     }
-    let at = wall_now().max(c.frontier.get()) + PLAY_NOW_LEAD;
+    let at = match (c.lockstep, c.frontier.cuts_at_air()) {
+        // Lockstep: far enough ahead for every instance sharing the file to read it.
+        (Some(l), _) => wall_now() + l.settle,
+        (None, true) => wall_now() + PLAY_NOW_AT_AIR,
+        (None, false) => wall_now().max(c.frontier.get()) + PLAY_NOW_LEAD,
+    };
     // Whole milliseconds: the file says it as RFC 3339.
     let at = Micros(at.0 - at.0.rem_euclid(1000));
     let mut ordered = serde_json::Map::new();
     ordered.insert("at".into(), rfc3339(at).into());
     ordered.extend(event);
-    let r = edit_playlist(state, None, false, |mut j| {
+    let r = edit_playlist_as(state, None, false, false, |mut j| {
         list_mut(&mut j, "events").push(Value::Object(ordered));
         Ok(j)
     })

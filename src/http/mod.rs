@@ -1,6 +1,6 @@
 //! HTTP on tokio: one route table (method + path → handler) and the helpers every group
 //! shares. The groups, one file each:
-//! - `metrics`: `/metrics` (Prometheus text) and `/healthz`;
+//! - `metrics`: `/metrics` (Prometheus text), `/healthz`, `/livez` and `/readyz`;
 //! - `api`: the appear-live API — `/api/v1/now`, `/api/v1/schedule`, `/epg.xml` — answered
 //!   by the same pure scheduler the pipeline follows;
 //! - `hls`: the HLS outputs' playlists and segments under `/hls/`;
@@ -26,10 +26,11 @@ mod bodies;
 mod conn;
 mod control;
 mod hls;
+pub mod lockstep;
 mod media;
 mod metrics;
 mod start;
-mod web;
+pub(crate) mod web;
 
 pub use conn::{HEADER_TIMEOUT, MAX_CONNECTIONS, MAX_HEAD, STALL_TIMEOUT};
 pub use control::{ControlState, PLAY_NOW_LEAD};
@@ -88,12 +89,34 @@ pub const MAX_BODY: usize = 1 << 20;
 /// The OpenAPI 3 description of every route, served at `/api/v1/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
-type Reply = Response<Full<Bytes>>;
+pub(crate) type Reply = Response<Full<Bytes>>;
 
 /// Serves until the task is dropped, within the limits of `conn`: at most
 /// `MAX_CONNECTIONS` at once, heads within `HEADER_TIMEOUT` and `MAX_HEAD`, no stall longer
 /// than `STALL_TIMEOUT`.
 pub async fn serve(listener: TcpListener, state: Arc<State>) {
+    let connections = state.metrics.http_connections.clone();
+    serve_with(listener, Some(connections), move |req| {
+        let state = state.clone();
+        async move { route(req, &state).await }
+    })
+    .await
+}
+
+/// Serves `handler` on `listener` until the task is dropped, within the limits of `conn`
+/// (as `serve`); `connections`, when given, counts the open ones. The host's front door
+/// serves through this too.
+pub async fn serve_with<H, F, B>(
+    listener: TcpListener,
+    connections: Option<prometheus::IntGauge>,
+    handler: H,
+) where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = Response<B>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let mut full_logged = false;
     loop {
@@ -120,13 +143,15 @@ pub async fn serve(listener: TcpListener, state: Arc<State>) {
             }
         };
         let _ = stream.set_nodelay(true);
-        let state = state.clone();
+        let handler = handler.clone();
+        let connections = connections.clone();
         tokio::spawn(async move {
-            state.metrics.http_connections.inc();
-            let m = state.metrics.clone();
+            if let Some(c) = &connections {
+                c.inc();
+            }
             let svc = service_fn(move |req| {
-                let state = state.clone();
-                async move { Ok::<_, Infallible>(route(req, &state).await) }
+                let answer = handler(req);
+                async move { Ok::<_, Infallible>(answer.await) }
             });
             let io = TokioIo::new(conn::Deadline::new(stream, STALL_TIMEOUT));
             if let Err(e) = http1::Builder::new()
@@ -138,7 +163,9 @@ pub async fn serve(listener: TcpListener, state: Arc<State>) {
             {
                 tracing::debug!(error = %e, "HTTP connection ended with an error.");
             }
-            m.http_connections.dec();
+            if let Some(c) = &connections {
+                c.dec();
+            }
             drop(slot);
         });
     }
@@ -156,7 +183,8 @@ async fn route(req: Request<Incoming>, state: &State) -> Reply {
         };
     }
     if let Some(rest) = control_path(&path) {
-        if let Err(refused) = authorize(&req, state.control.token.as_ref()) {
+        let token = state.control.token.as_ref();
+        if let Err(refused) = authorize(&req, token.as_slice(), CONTROL_OFF) {
             return refused;
         }
         return control_route(req, rest, state).await;
@@ -168,6 +196,8 @@ async fn route(req: Request<Incoming>, state: &State) -> Reply {
     match path.as_str() {
         "/metrics" => metrics::metrics(state),
         "/healthz" => metrics::healthz(state),
+        "/livez" => metrics::livez(state),
+        "/readyz" => metrics::readyz(state),
         "/api/v1/now" => api::now(state, query),
         "/api/v1/schedule" => api::schedule(state, query),
         "/api/v1/asrun" => asrun::get(state, query).await,
@@ -178,7 +208,7 @@ async fn route(req: Request<Incoming>, state: &State) -> Reply {
 }
 
 /// The part after `/api/v1/` of a control route (behind the token), or `None`.
-fn control_path(path: &str) -> Option<&str> {
+pub(crate) fn control_path(path: &str) -> Option<&str> {
     let rest = path.strip_prefix("/api/v1/")?;
     let group = rest.split('/').next().unwrap_or("");
     matches!(
@@ -267,18 +297,23 @@ fn method_not_allowed_json(segments: &[&str]) -> Reply {
     r
 }
 
+/// Why a channel's control API answers 403.
+const CONTROL_OFF: &str = "the control API is off: set http.api_token in the channel file (e.g. \
+     `api_token: ${PLAYOUT_API_TOKEN}`, with that variable set to 16 or more random characters) \
+     and restart playout";
+
 /// The one gate in front of every control route: `Authorization: Bearer TOKEN`, compared
-/// in constant time. With no token configured the control API is off (403, saying how to
-/// turn it on). A refusal is logged with the route and the reason, never the token.
-fn authorize<B>(req: &Request<B>, token: Option<&crate::config::ApiToken>) -> Result<(), Reply> {
-    let Some(token) = token else {
-        return Err(json_error(
-            StatusCode::FORBIDDEN,
-            "the control API is off: set http.api_token in the channel file (e.g. `api_token: \
-             ${PLAYOUT_API_TOKEN}`, with that variable set to 16 or more random characters) \
-             and restart playout",
-        ));
-    };
+/// in constant time with each of `tokens` (a host's gate has its own and the channel's).
+/// With no token configured the control API is off (403, saying `off`). A refusal is
+/// logged with the route and the reason, never the token.
+pub(crate) fn authorize<B>(
+    req: &Request<B>,
+    tokens: &[&crate::config::ApiToken],
+    off: &str,
+) -> Result<(), Reply> {
+    if tokens.is_empty() {
+        return Err(json_error(StatusCode::FORBIDDEN, off));
+    }
     let header = req
         .headers()
         .get(hyper::header::AUTHORIZATION)
@@ -288,7 +323,8 @@ fn authorize<B>(req: &Request<B>, token: Option<&crate::config::ApiToken>) -> Re
         scheme.eq_ignore_ascii_case(b"bearer ").then_some(rest)
     });
     let reason = match given {
-        Some(g) if token.matches(g) => return Ok(()),
+        // Every token is compared, so the time taken does not say which one matched.
+        Some(g) if tokens.iter().fold(false, |ok, t| t.matches(g) | ok) => return Ok(()),
         Some(_) => "wrong token",
         None if header.is_some() => "not a bearer token",
         None => "no Authorization header",
@@ -340,7 +376,7 @@ fn json_reply(status: StatusCode, v: serde_json::Value) -> Reply {
     text(status, "application/json", v.to_string())
 }
 
-fn json_error(status: StatusCode, message: impl Into<String>) -> Reply {
+pub(crate) fn json_error(status: StatusCode, message: impl Into<String>) -> Reply {
     json_reply(status, serde_json::json!({ "error": message.into() }))
 }
 
@@ -363,7 +399,7 @@ fn method_not_allowed(allow: &'static str) -> Reply {
     r
 }
 
-fn not_found() -> Reply {
+pub(crate) fn not_found() -> Reply {
     text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into())
 }
 
@@ -398,11 +434,11 @@ fn cors_preflight() -> Reply {
     r
 }
 
-fn json_ok(v: serde_json::Value) -> Reply {
+pub(crate) fn json_ok(v: serde_json::Value) -> Reply {
     text(StatusCode::OK, "application/json", v.to_string())
 }
 
-fn text(status: StatusCode, ctype: &str, body: String) -> Reply {
+pub(crate) fn text(status: StatusCode, ctype: &str, body: String) -> Reply {
     bytes(status, ctype, Bytes::from(body))
 }
 

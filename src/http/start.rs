@@ -37,7 +37,10 @@ pub async fn serve_channel(listener: TcpListener, state: State) {
         tracing::info!(%addr, "Serving http://{addr}/metrics and /healthz.");
     } else {
         tracing::info!(%addr, "Serving the watch page at http://{addr}/, the stream at /hls/index.m3u8, /metrics and /healthz.");
-        eprintln!("open http://{addr}/");
+        // For a person at a terminal; a log pipeline has the line above.
+        if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            eprintln!("open http://{addr}/");
+        }
     }
     serve(listener, Arc::new(state)).await;
 }
@@ -69,6 +72,12 @@ impl State {
                 frontier: api.frontier.clone(),
                 edits: tokio::sync::Mutex::new(()),
                 outputs: api.outputs.clone(),
+                lockstep: c.anchor.map(|anchor| super::lockstep::Lockstep {
+                    anchor,
+                    settle: c.reload.settle,
+                    fps: c.video.fps,
+                }),
+                timeline: api.timeline.clone(),
             },
         })
     }

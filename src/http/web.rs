@@ -20,7 +20,7 @@ struct Asset {
 include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
 
 /// The page's files by path (`/` is `/index.html`); `None` for anything else.
-pub(super) fn get<B>(req: &Request<B>, path: &str) -> Option<Reply> {
+pub(crate) fn get<B>(req: &Request<B>, path: &str) -> Option<Reply> {
     let path = match path {
         "/" => "/index.html",
         "/console" | "/console/" => "/console.html",

@@ -61,7 +61,9 @@ impl Reader {
             if rtmp {
                 opts.set("listen", "1");
             }
-            opts.set("analyzeduration", "500000");
+            // What the publisher sends is read as it comes (in real time): every tenth of a
+            // second spent reading its streams' parameters is that much later on air.
+            opts.set("analyzeduration", "200000");
             let (stop, dl) = (self.stop.clone(), deadline.clone());
             let interrupt =
                 move || stop.load(Ordering::Relaxed) || now_ms(epoch) > dl.load(Ordering::Relaxed);

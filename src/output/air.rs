@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::asrun::writer::AsRunSender;
 use crate::asrun::{Entry, Reason};
-use crate::pipeline::source::Frontier;
+use crate::pipeline::control::Frontier;
 use crate::pipeline::starts::{ItemStarts, Stretch};
 use crate::schedule::rfc3339;
 use crate::time::Micros;
@@ -155,7 +155,7 @@ mod tests {
     fn entries_tile_the_air_and_carry_how_each_ended() {
         let dir = tempfile::tempdir().unwrap();
         let m = Arc::new(Metrics::new());
-        let tx = crate::asrun::writer::start(
+        let (tx, _writer) = crate::asrun::writer::start(
             dir.path().to_path_buf(),
             Micros::from_secs(86_400),
             m.clone(),

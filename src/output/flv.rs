@@ -46,6 +46,9 @@ pub struct OutputSpec {
     /// Where the first publish session's timestamps start: zero, except in the wrap test
     /// (`--test-flv-start`), which starts them just short of `SESSION_LIMIT`.
     pub ts_start: Micros,
+    /// With `anchor` (lockstep): a frame's timestamp is its channel time since the anchor,
+    /// less the whole `SESSION_LIMIT`s before it, in every session of every instance.
+    pub grid: Option<crate::grid::Grid>,
 }
 
 /// How long one publish session may last. FLV (and RTMP) timestamps are 32-bit
@@ -97,6 +100,8 @@ struct Session {
     /// Channel time (µs) of the session's first keyframe: its timestamp `ts_start`.
     origin_us: Option<i64>,
     ts_start: Micros,
+    /// Lockstep: this run's frame 0 since the anchor; `ts_start` is then taken from it.
+    since_anchor: Option<Micros>,
 }
 
 /// The packets since the last video keyframe, in arrival order, starting with it.
@@ -194,6 +199,7 @@ pub fn run(spec: OutputSpec, mut guard: DtsGuard, rx: Receiver<Encoded>, metrics
             match connect(&spec, &dog) {
                 Ok(mut s) => {
                     s.ts_start = std::mem::replace(&mut ts_start, Micros::ZERO);
+                    s.since_anchor = spec.grid.map(|g| g.offset());
                     guard.restart();
                     link.connected();
                     metrics.output_connected(name, true);
@@ -331,6 +337,7 @@ fn connect(spec: &OutputSpec, dog: &Arc<Watchdog>) -> Result<Session, ff::Error>
         audio_tb,
         origin_us: None,
         ts_start: Micros::ZERO,
+        since_anchor: None,
     })
 }
 
@@ -388,6 +395,10 @@ impl Session {
         }
         let origin = ts_micros(&gop.packets[0], params);
         self.origin_us = Some(origin);
+        if let Some(off) = self.since_anchor {
+            // The same timestamp for the same frame as any other instance's session.
+            self.ts_start = Micros((origin + off.0).rem_euclid(SESSION_LIMIT.0));
+        }
         let (mut bytes, mut dropped) = (0, 0);
         for p in &gop.packets {
             if ts_micros(p, params) >= origin || p.kind == Kind::Video {

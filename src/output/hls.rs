@@ -46,6 +46,8 @@ pub struct HlsSpec {
     pub params: StreamParams,
     /// Wall-clock time (Unix µs) of channel time zero: the first frame of this run.
     pub t0: Micros,
+    /// With `anchor`: the GOP grid segments are cut and numbered on.
+    pub grid: Option<crate::grid::Grid>,
     /// Nominal segment length: the channel's keyframe interval.
     pub keyframe_interval: Micros,
     /// One video frame, for the length of the last segment of a run.
@@ -68,9 +70,11 @@ pub enum HlsError {
     Mux { path: PathBuf, source: ff::Error },
 }
 
-/// A segment being gathered: its first keyframe's presentation time and its packets.
+/// A segment being gathered: its first keyframe's presentation time, its grid interval
+/// (lockstep) and its packets.
 struct Open {
     start: Micros,
+    cell: Option<i64>,
     packets: Vec<Encoded>,
 }
 
@@ -101,6 +105,10 @@ pub fn run(spec: HlsSpec, guard: DtsGuard, rx: Receiver<Encoded>, metrics: Arc<M
     let mut last_video_pts: Option<Micros> = None;
     let mut dropped = 0u64;
     let mut last_report = Instant::now();
+    // Lockstep: the grid interval of the first picture this output saw. A segment starts at a
+    // grid point, or at the first keyframe of a later interval (copies passed through have
+    // their keyframes where their items put them).
+    let mut first_cell: Option<i64> = None;
     for enc in rx.iter() {
         match enc.kind {
             Kind::Audio => {
@@ -113,7 +121,23 @@ pub fn run(spec: HlsSpec, guard: DtsGuard, rx: Receiver<Encoded>, metrics: Arc<M
             Kind::Video => {
                 let pts = pts_micros(&enc, &spec.params);
                 last_video_pts = Some(last_video_pts.map_or(pts, |l| l.max(pts)));
-                if enc.packet.is_key() {
+                let cell = spec.grid.map(|g| {
+                    let f = rescale(
+                        enc.packet.pts().unwrap_or(0),
+                        spec.params.video_tb,
+                        g.fps.invert(),
+                    );
+                    (g.cell(f), g.is_grid_point(f))
+                });
+                let first = *first_cell.get_or_insert(cell.map_or(0, |c| c.0));
+                let starts = match (cell, current.as_ref()) {
+                    (None, _) => enc.packet.is_key(),
+                    (Some((c, point)), None) => enc.packet.is_key() && (point || c > first),
+                    (Some((c, _)), Some(open)) => {
+                        enc.packet.is_key() && open.cell.map_or(true, |o| c > o)
+                    }
+                };
+                if starts {
                     match current.take() {
                         Some(mut seg) => {
                             take_audio_before(&mut pending, &mut seg.packets, pts, &spec.params);
@@ -125,6 +149,7 @@ pub fn run(spec: HlsSpec, guard: DtsGuard, rx: Receiver<Encoded>, metrics: Arc<M
                     }
                     current = Some(Open {
                         start: pts,
+                        cell: cell.map(|c| c.0),
                         packets: vec![enc],
                     });
                 } else if let Some(seg) = current.as_mut() {
@@ -147,8 +172,9 @@ pub fn run(spec: HlsSpec, guard: DtsGuard, rx: Receiver<Encoded>, metrics: Arc<M
             last_report = Instant::now();
         }
     }
-    // The end of the stream: the last segment ends one frame after its last picture.
-    if let Some(mut seg) = current.take() {
+    // The end of the stream: the last segment ends one frame after its last picture. In
+    // lockstep it is not written: another instance's segment of that number is whole.
+    if let Some(mut seg) = current.take().filter(|_| spec.grid.is_none()) {
         seg.packets.extend(pending.drain(..));
         let end = last_video_pts.unwrap_or(seg.start) + spec.frame;
         w.finish(seg, end, &metrics, &mut dropped);
@@ -200,10 +226,25 @@ impl Writer<'_> {
             self.playlist = Some(p);
         }
         let playlist = self.playlist.as_mut().expect("set above");
-        let seq = playlist.next_seq();
+        let seq = match seg.cell {
+            // Lockstep: the grid's number. One before the anchor, or one already used (the
+            // folder holds a later run's segments), is not written.
+            Some(cell) => match u64::try_from(cell) {
+                Ok(n) if n >= playlist.next_seq() => n,
+                _ => return Ok(0),
+            },
+            None => playlist.next_seq(),
+        };
         let path = folder.join(segment_name(seq));
-        let bytes = mux_segment(&path, &seg.packets, &spec.params, &mut self.guard)?;
-        let delete = playlist.push(end - seg.start, spec.t0 + seg.start, self.broken);
+        let offset = spec.grid.map_or(Micros::ZERO, |g| g.offset());
+        let bytes = mux_segment(&path, &seg.packets, &spec.params, offset, &mut self.guard)?;
+        let (duration, pdt) = (end - seg.start, spec.t0 + seg.start);
+        let delete = match seg.cell {
+            Some(_) => playlist
+                .push_numbered(seq, duration, pdt, self.broken)
+                .unwrap_or_default(),
+            None => playlist.push(duration, pdt, self.broken),
+        };
         self.broken = false;
         let text = playlist.render();
         let written = write_atomically(&folder.join(PLAYLIST_NAME), text.as_bytes());
@@ -265,10 +306,11 @@ fn mux_segment(
     path: &Path,
     packets: &[Encoded],
     params: &StreamParams,
+    offset: Micros,
     guard: &mut DtsGuard,
 ) -> Result<u64, HlsError> {
     let tmp = tmp_path(path);
-    let r = mux_to(&tmp, packets, params, guard).and_then(|()| {
+    let r = mux_to(&tmp, packets, params, offset, guard).and_then(|()| {
         let size = fs::metadata(&tmp).map(|m| m.len()).unwrap_or(0);
         fs::rename(&tmp, path)
             .map(|()| size)
@@ -283,10 +325,13 @@ fn mux_segment(
     r
 }
 
+/// `offset`: added to every timestamp (lockstep: the run's frame 0 since the anchor), besides
+/// `TS_OFFSET`; MPEG-TS keeps them modulo 2^33 (26.5 h at 90 kHz), as players expect.
 fn mux_to(
     tmp: &Path,
     packets: &[Encoded],
     params: &StreamParams,
+    offset: Micros,
     guard: &mut DtsGuard,
 ) -> Result<(), HlsError> {
     let err = |source| HlsError::Mux {
@@ -306,10 +351,10 @@ fn mux_to(
             Kind::Audio => (1, params.audio_tb),
         };
         let mut p = enc.clone();
-        let offset = rescale(TS_OFFSET.0, MICROS, from);
+        let shift = rescale((TS_OFFSET + offset).0, MICROS, from);
         let (pts, dts) = (p.packet.pts(), p.packet.dts());
-        p.packet.set_pts(pts.map(|t| t + offset));
-        p.packet.set_dts(dts.map(|t| t + offset));
+        p.packet.set_pts(pts.map(|t| t + shift));
+        p.packet.set_dts(dts.map(|t| t + shift));
         p.packet.set_stream(index);
         p.packet.rescale_ts(ff::Rational::from(from), tbs[index]);
         guard.check(index, &mut p.packet, pts_micros(enc, params));

@@ -48,6 +48,8 @@ pub struct Shared {
     pub params: StreamParams,
     /// Channel time of frame 0 (Unix µs), for HLS's PROGRAM-DATE-TIME.
     pub t0: Micros,
+    /// With `anchor`: the GOP grid that HLS segments and FLV timestamps are counted on.
+    pub grid: Option<crate::grid::Grid>,
     pub keyframe_interval: Micros,
     pub frame: Micros,
     /// The socket send buffer for RTMP outputs.
@@ -90,6 +92,7 @@ impl Manager {
                 folder,
                 params: s.params.clone(),
                 t0: s.t0,
+                grid: s.grid,
                 keyframe_interval: s.keyframe_interval,
                 frame: s.frame,
             };
@@ -104,6 +107,7 @@ impl Manager {
                 ca_file: o.ca_file.clone(),
                 send_buffer: s.send_buffer,
                 ts_start: s.flv_start,
+                grid: s.grid,
             };
             thread.spawn(move || flv::run(spec, guard, rx, m))?
         };

@@ -77,7 +77,6 @@ pub fn pace(
             if let Some(lead) = air.lead(latest) {
                 metrics.air.lead_seconds.set(lead);
             }
-            metrics.set_queue_depth("packets", rx.len());
             for o in &outputs {
                 metrics.set_queue_depth(&format!("output_{}", o.name), o.tx.len());
             }

@@ -1,7 +1,7 @@
 //! What reaches the source from the control API (skips, play-now times) and what it tells
 //! back (how far it has got). The source reads and answers; the HTTP side sends and reads.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use crate::time::Micros;
 
@@ -45,7 +45,7 @@ pub struct Skipped {
 /// runs ahead of the wall clock by the queues between it and the pacer, so a change made
 /// for a time before this cannot be on air at that time.
 #[derive(Debug, Default)]
-pub struct Frontier(AtomicI64);
+pub struct Frontier(AtomicI64, AtomicBool);
 
 impl Frontier {
     pub fn get(&self) -> Micros {
@@ -54,6 +54,17 @@ impl Frontier {
 
     pub(super) fn set(&self, t: Micros) {
         self.0.store(t.0, Ordering::Relaxed);
+    }
+
+    /// Whether the source takes back what has not aired for a change (`recall`): then a
+    /// change for any time `recall::AHEAD` past the air is honoured, however far ahead the
+    /// source has got.
+    pub fn cuts_at_air(&self) -> bool {
+        self.1.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn set_cuts_at_air(&self) {
+        self.1.store(true, Ordering::Relaxed);
     }
 }
 

@@ -16,7 +16,6 @@
 //! encoded silence, and what is left (at most 512 samples) shifts the whole segment. Each
 //! segment is placed from the timeline afresh, so the error never adds up.
 
-use crossbeam_channel::Sender;
 use ffmpeg_next as ff;
 
 use super::media::{Encoded, Kind};
@@ -65,6 +64,13 @@ impl AudioAligner {
         self.shift = None;
     }
 
+    /// What was sent from `end` on was taken back (a cut at the air): the next segment is
+    /// placed against `end`.
+    pub fn taken_back(&mut self, end: Option<i64>) {
+        self.end = end;
+        self.shift = None;
+    }
+
     /// Where the packet at `pts` lasting `duration` samples goes.
     pub fn place(&mut self, pts: i64, duration: i64) -> Placement {
         let half = self.frame / 2;
@@ -103,23 +109,22 @@ impl AudioAligner {
     }
 }
 
-/// Sends one audio packet through `align`, with the silence it calls for before it; false
-/// when nobody listens any more.
+/// Queues one audio packet through `align`, with the silence it calls for before it.
 pub fn send_audio(
     mut p: ff::Packet,
     align: &mut AudioAligner,
     silence: &ff::Packet,
-    tx: &Sender<Encoded>,
-) -> bool {
+    out: &mut impl Extend<Encoded>,
+) {
     let Some(pts) = p.pts() else {
-        return true;
+        return;
     };
     // Every AAC packet decodes to a whole frame, the encoder's last (short) one included: a
     // player plays them end to end, so placement counts whole frames, or the short ones
     // would add up to drift.
     let duration = align.frame;
     match align.place(pts, duration) {
-        Placement::Drop => true,
+        Placement::Drop => {}
         Placement::Send { pts, silence: n } => {
             for k in 0..i64::from(n) {
                 let mut s = libav::share_packet(silence);
@@ -127,21 +132,17 @@ pub fn send_audio(
                 s.set_pts(Some(at));
                 s.set_dts(Some(at));
                 s.set_duration(align.frame);
-                let e = Encoded {
+                out.extend([Encoded {
                     kind: Kind::Audio,
                     packet: s,
-                };
-                if tx.send(e).is_err() {
-                    return false;
-                }
+                }]);
             }
             p.set_pts(Some(pts));
             p.set_dts(Some(pts));
-            tx.send(Encoded {
+            out.extend([Encoded {
                 kind: Kind::Audio,
                 packet: p,
-            })
-            .is_ok()
+            }]);
         }
     }
 }

@@ -225,7 +225,14 @@ fn encode_all(preset: &str, media: Vec<Media>) -> (Vec<encode::Encoded>, StreamP
         tx.send(m).unwrap();
     }
     drop(tx);
-    encode::run(enc, rx, ptx, Arc::new(Metrics::new()), None);
+    crate::pipeline::encoding::run(
+        enc,
+        rx,
+        ptx,
+        crossbeam_channel::never(),
+        Arc::new(Metrics::new()),
+        None,
+    );
     (prx.try_iter().collect(), params)
 }
 

@@ -4,31 +4,29 @@
 //! continuous channel timestamps. Closed GOPs with a keyframe every `keyframe_interval`
 //! (what Mux and YouTube ask for), ABR with a VBV cap so the ingest sees a steady rate.
 
-use std::sync::Arc;
-
-use crossbeam_channel::{Receiver, Sender};
 use ffmpeg_next as ff;
 
-use super::copied::{send_audio, AudioAligner};
 use super::decode_time::DecodeClock;
-use super::media::{ChannelFormat, Media};
+use super::media::ChannelFormat;
 use crate::config::{AudioFormat, VideoFormat};
-use crate::metrics::Metrics;
 use crate::time::{frames_in, Rational};
 
 pub use super::media::{Encoded, Kind, StreamParams};
 
 pub struct Encoders {
-    video: ff::encoder::Video,
-    audio: ff::encoder::Audio,
-    fps: Rational,
+    pub(super) video: ff::encoder::Video,
+    pub(super) audio: ff::encoder::Audio,
+    pub(super) fps: Rational,
     /// What they were opened with: after copied packets they are opened again with it.
     spec: (ChannelFormat, VideoFormat, AudioFormat, usize),
     /// One AAC frame of silence in the channel's audio format, for re-aligning audio at a
     /// splice (`copied`).
-    silence: ff::Packet,
+    pub(super) silence: ff::Packet,
     /// Decode timestamps of what the video encoder makes (`DecodeClock`).
-    clock: DecodeClock,
+    pub(super) clock: DecodeClock,
+    /// Frames the video encoder holds now, and the most it has held.
+    pub(super) held: i64,
+    pub(super) delay: std::sync::Arc<super::media::EncoderDelay>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +90,8 @@ pub fn open_with_threads(
             spec: (fmt.clone(), video.clone(), audio.clone(), threads),
             silence,
             clock: DecodeClock::new(params.video_delay),
+            held: 0,
+            delay: Default::default(),
         },
         params,
     ))
@@ -104,7 +104,13 @@ impl Encoders {
         self.video = open_video(fmt, video, *threads)?;
         self.audio = open_audio(fmt, audio)?;
         self.clock.reopened();
+        self.held = 0;
         Ok(())
+    }
+
+    /// How many frames the video encoder holds before it gives them out, as seen so far.
+    pub fn delay(&self) -> std::sync::Arc<super::media::EncoderDelay> {
+        self.delay.clone()
     }
 }
 
@@ -192,182 +198,4 @@ fn silence(fmt: &ChannelFormat, audio: &AudioFormat) -> Result<ff::Packet, Encod
         }
     }
     got.into_iter().nth(2).ok_or(aerr(ff::Error::Bug))
-}
-
-/// The encode thread: frames in, packets out, until the frame sender is dropped; then
-/// flushes both encoders and drops the packet sender.
-///
-/// `freeze_after` (tests only, `--test-freeze-after`) hangs the thread for good after that
-/// many frames, as a libav call that never returns would.
-pub fn run(
-    mut enc: Encoders,
-    rx: Receiver<Media>,
-    tx: Sender<Encoded>,
-    metrics: Arc<Metrics>,
-    freeze_after: Option<i64>,
-) {
-    let batch = (enc.fps.num / enc.fps.den).max(1);
-    let mut pending_frames = 0i64;
-    let mut frames = 0i64;
-    let mut speed = Speed::default();
-    let mut alive = true;
-    // Copied packets are being passed through; the encoders have been drained.
-    let mut copying = false;
-    let rate = i64::from(enc.audio.rate());
-    let mut align = AudioAligner::new(super::media::AUDIO_FRAME as i64)
-        .counted(metrics.prepare.boundary_audio_shift_seconds.clone(), rate);
-    for m in rx.iter() {
-        if let Media::CopyBegins = m {
-            if !copying {
-                alive = drain_to_end(&mut enc, &tx, &mut align);
-                copying = true;
-            }
-            align.new_segment();
-            if !alive {
-                break;
-            }
-            continue;
-        }
-        if copying && !matches!(m, Media::Copied(_)) {
-            // Frames again: fresh encoders, whose first frame is an IDR.
-            if let Err(e) = enc.reopen() {
-                tracing::error!(error = %e, "Cannot open the encoders again after copied packets; the stream ends.");
-                break;
-            }
-            copying = false;
-            align.new_segment();
-        }
-        let sent = match m {
-            Media::Copied(e) => {
-                if !copying {
-                    // A copy always begins with `CopyBegins`; one that did not is placed as
-                    // if it had.
-                    alive = drain_to_end(&mut enc, &tx, &mut align);
-                    copying = true;
-                    align.new_segment();
-                }
-                alive = alive
-                    && match e.kind {
-                        Kind::Video => {
-                            metrics.add_passthrough_frames(1, enc.fps);
-                            tx.send(e).is_ok()
-                        }
-                        Kind::Audio => send_audio(e.packet, &mut align, &enc.silence, &tx),
-                    };
-                if !alive {
-                    break;
-                }
-                continue;
-            }
-            Media::Video(f) => {
-                if freeze_after == Some(frames) {
-                    metrics.add_encoded_frames(pending_frames, enc.fps);
-                    tracing::warn!(
-                        frames,
-                        "Test fault: the encoder hangs from now on (--test-freeze-after)."
-                    );
-                    loop {
-                        std::thread::park();
-                    }
-                }
-                pending_frames += 1;
-                frames += 1;
-                enc.clock.sent(f.pts());
-                enc.video.send_frame(&f)
-            }
-            Media::Audio(f) => enc.audio.send_frame(&f),
-            Media::CopyBegins => continue,
-        };
-        if let Err(e) = sent {
-            tracing::error!(error = %e, "Encoder rejected a frame.");
-        }
-        alive = drain(&mut enc, &tx, &mut align);
-        // The first frame is reported at once: it is what makes the channel ready.
-        if pending_frames >= batch || (frames == 1 && pending_frames == 1) {
-            metrics.add_encoded_frames(pending_frames, enc.fps);
-            metrics
-                .encode_speed_ratio
-                .set(speed.update(pending_frames, enc.fps));
-            metrics.set_queue_depth("frames", rx.len());
-            pending_frames = 0;
-        }
-        if !alive {
-            break;
-        }
-    }
-    if alive && !copying {
-        let _ = enc.video.send_eof();
-        let _ = enc.audio.send_eof();
-        drain(&mut enc, &tx, &mut align);
-    }
-    metrics.add_encoded_frames(pending_frames, enc.fps);
-}
-
-/// Channel seconds encoded per wall second over the last `SPEED_WINDOW` of wall time: an
-/// average that forgets the burst of filling the queues at start within seconds, where an
-/// exponential one took half a minute.
-struct Speed {
-    window: std::collections::VecDeque<(std::time::Instant, f64)>,
-    encoded: f64,
-}
-
-const SPEED_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
-
-impl Default for Speed {
-    fn default() -> Self {
-        let mut window = std::collections::VecDeque::new();
-        window.push_back((std::time::Instant::now(), 0.0));
-        Speed {
-            window,
-            encoded: 0.0,
-        }
-    }
-}
-
-impl Speed {
-    fn update(&mut self, frames: i64, fps: Rational) -> f64 {
-        let now = std::time::Instant::now();
-        self.encoded += frames as f64 * fps.den as f64 / fps.num as f64;
-        self.window.push_back((now, self.encoded));
-        while self.window.len() > 2 && now - self.window[1].0 >= SPEED_WINDOW {
-            self.window.pop_front();
-        }
-        let (t0, e0) = self.window[0];
-        (self.encoded - e0) / (now - t0).as_secs_f64().max(1e-3)
-    }
-}
-
-/// Ends both encoders' streams and moves everything they still hold downstream: every frame
-/// sent so far comes out before what follows (a copy's first packet). False when nobody
-/// listens any more.
-fn drain_to_end(enc: &mut Encoders, tx: &Sender<Encoded>, align: &mut AudioAligner) -> bool {
-    let _ = enc.video.send_eof();
-    let _ = enc.audio.send_eof();
-    drain(enc, tx, align)
-}
-
-/// Moves every ready packet downstream (audio placed by `align`); false when nobody listens
-/// any more.
-fn drain(enc: &mut Encoders, tx: &Sender<Encoded>, align: &mut AudioAligner) -> bool {
-    let mut p = ff::Packet::empty();
-    while enc.video.receive_packet(&mut p).is_ok() {
-        let mut packet = std::mem::replace(&mut p, ff::Packet::empty());
-        enc.clock.stamp(&mut packet);
-        if tx
-            .send(Encoded {
-                kind: Kind::Video,
-                packet,
-            })
-            .is_err()
-        {
-            return false;
-        }
-    }
-    while enc.audio.receive_packet(&mut p).is_ok() {
-        let packet = std::mem::replace(&mut p, ff::Packet::empty());
-        if !send_audio(packet, align, &enc.silence, tx) {
-            return false;
-        }
-    }
-    true
 }

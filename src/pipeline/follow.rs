@@ -20,6 +20,8 @@ use crate::time::{rescale, Micros, MICROS};
 pub struct Update {
     pub lineup: Arc<Lineup>,
     pub look: Option<Look>,
+    /// When the files were last changed (Unix µs, their modification time).
+    pub edited: Micros,
 }
 
 /// Updates sent by the reloader, taken at boundaries; events in a lineup not yet taken
@@ -28,6 +30,8 @@ pub struct Update {
 pub(super) struct Updates<'a> {
     pub(super) rx: &'a Receiver<Update>,
     pub(super) pending: RefCell<Option<Arc<Lineup>>>,
+    /// When the pending lineup's files were changed.
+    pub(super) edited: std::cell::Cell<Micros>,
     pub(super) look: RefCell<Option<Look>>,
 }
 
@@ -35,6 +39,7 @@ impl Updates<'_> {
     pub(super) fn poll(&self) {
         while let Ok(u) = self.rx.try_recv() {
             *self.pending.borrow_mut() = Some(u.lineup);
+            self.edited.set(u.edited);
             if let Some(look) = u.look {
                 *self.look.borrow_mut() = Some(look);
             }

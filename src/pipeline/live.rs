@@ -2,17 +2,19 @@
 //! one per channel frame, through the same splicer and encoder as every item.
 //!
 //! The source runs ahead of the air by the queues after it. It waits for a unit only while
-//! that lead stays above `MIN_LEAD`; past that, the frame is the last picture with silence,
+//! that lead stays above `LiveFeed::lead`; past that, the frame is the last picture with silence,
 //! so the air never waits for the network. A unit carries exactly one frame's audio, so a
 //! held or dropped frame keeps audio and video together. After `live.timeout` of held
 //! frames the segment ends, unless a publisher is back and `live.rejoin` since the last
 //! live picture has not run out: then the bridge waits for its first picture.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ffmpeg_next as ff;
 
+use super::media::EncoderDelay;
 use super::slate::{render, SlateText};
 use super::splice::{Flow, Splicer};
 use super::ChannelFormat;
@@ -21,11 +23,14 @@ use crate::libav;
 use crate::lineup::Lineup;
 use crate::live::LiveInput;
 use crate::schedule::{rfc3339, Slot};
-use crate::time::{frames_in, samples_at_frame, Micros, MICROS};
+use crate::time::{frames_in, samples_at_frame, Micros, Rational, MICROS};
 
-/// How far ahead of the air the source keeps itself while it waits for live units: enough
-/// for the encoder's lookahead and the pacer never to run dry.
-const MIN_LEAD: Micros = Micros::from_millis(1200);
+/// What the source keeps ahead of the air while it waits for live units, besides the
+/// encoder's delay and the pacer's own lead: room for units that come a little late.
+const SPARE: Micros = Micros::from_millis(150);
+
+/// The least lead while live, whatever the encoder's delay.
+const MIN_LEAD: Micros = Micros::from_millis(500);
 
 /// The live input as the source sees it, with the clock that says where the air is.
 pub struct LiveFeed {
@@ -35,6 +40,8 @@ pub struct LiveFeed {
     pub instant: Instant,
     /// A publisher off the air has been logged (once per connection).
     noted: std::cell::Cell<bool>,
+    /// The encoder's delay and the channel's frame rate (`lead`).
+    delay: Option<(Arc<EncoderDelay>, Rational)>,
     /// An off-air publisher's newest unit, kept so that its live event starts on its first
     /// frame rather than at the next unit to arrive.
     parked: std::cell::RefCell<Option<crate::live::Unit>>,
@@ -46,9 +53,28 @@ impl LiveFeed {
             input,
             t0,
             instant,
+            delay: None,
             noted: std::cell::Cell::new(false),
             parked: std::cell::RefCell::new(None),
         }
+    }
+
+    /// Keeps the live segment ahead of the air by what `delay` holds (`lead`).
+    pub fn with_encoder(mut self, delay: Arc<EncoderDelay>, fps: Rational) -> Self {
+        self.delay = Some((delay, fps));
+        self
+    }
+
+    /// How far ahead of the air the source keeps itself while live, and where a takeover
+    /// cuts in (`recall`): the encoder's delay (x264's lookahead, frame threads and B
+    /// pictures: 16 frames at `veryfast`, 3 at `ultrafast`) and the pacer's own lead, so
+    /// the air never waits for the network, and `SPARE`; no more, since it is also how far
+    /// live runs behind its publisher.
+    pub fn lead(&self) -> Micros {
+        let held = self.delay.as_ref().map_or(Micros::ZERO, |(d, fps)| {
+            Micros(crate::time::rescale(d.frames(), fps.invert(), MICROS))
+        });
+        (crate::output::LEAD + held + SPARE).max(MIN_LEAD)
     }
 
     /// The channel time on air now.
@@ -59,8 +85,10 @@ impl LiveFeed {
     /// A publisher's first picture is waiting: the channel should switch at the next frame.
     pub fn waiting(&self) -> bool {
         if !self.input.shared.publisher() {
-            // A parked picture of a publisher that has gone is not a publisher waiting.
+            // A parked picture of a publisher that has gone is not a publisher waiting; the
+            // next one to connect is logged afresh, boundary or not.
             self.parked.take();
+            self.noted.set(false);
         }
         self.parked.borrow().is_some() || !self.input.units.is_empty()
     }
@@ -217,7 +245,7 @@ pub fn play(
         .switches_total
         .with_label_values(&["to_live"])
         .inc();
-    tracing::info!(at = %rfc3339(start), %title, reason = if until.is_some() { "the live event is on and a publisher's picture is waiting" } else { "a publisher's first picture arrived" }, "Switched to the live input.");
+    tracing::info!(at = %rfc3339(start), %title, behind_publisher_s = format!("{:.3}", feed.lead().as_secs_f64()), reason = if until.is_some() { "the live event is on and a publisher's picture is waiting" } else { "a publisher's first picture arrived" }, "Switched to the live input.");
     ctx.quarantine.on_air(None);
     sp.begin_item(None, slate);
     let channels = fmt.channels as usize;
@@ -238,7 +266,7 @@ pub fn play(
                 dropped += 1;
             }
         }
-        let lead = time_of(j) - feed.air_now() - MIN_LEAD;
+        let lead = time_of(j) - feed.air_now() - feed.lead();
         let wait = Duration::from_micros(lead.0.clamp(0, 10 * MICROS.den) as u64);
         let unit = feed.next_unit(wait);
         let picture = match unit {

@@ -69,6 +69,24 @@ pub enum Kind {
     Audio,
 }
 
+/// How many frames the video encoder holds before it gives the first of them out (x264's
+/// lookahead, frame threads and B pictures), the most the encode thread has seen it hold.
+/// The live segment keeps that far (and a little more) ahead of the air.
+#[derive(Debug, Default)]
+pub struct EncoderDelay(std::sync::atomic::AtomicI64);
+
+impl EncoderDelay {
+    /// The encoder holds `frames` now.
+    pub fn seen(&self, frames: i64) {
+        self.0
+            .fetch_max(frames, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn frames(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// An encoded packet with timestamps in its encoder's timebase.
 pub struct Encoded {
     pub kind: Kind,

@@ -11,14 +11,15 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
-use ffmpeg_next as ff;
 
 use super::context::PlayContext;
 pub use super::control::{Control, Frontier, SkipError, SkipReply, Skipped};
 use super::follow::{FrameClock, Prefetch, Updates};
 use super::item::{play, Outcome, Take};
 use super::live::LiveFeed;
+use super::lockstep::{lockstep_due, stamped_cut, StampedCut};
 use super::open::open;
+use super::slate_fill::{fill_checked, fill_slate};
 use super::splice::{Flow, Splicer};
 use super::starts::Stretch;
 use super::Media;
@@ -37,6 +38,12 @@ pub struct SourceSettings {
     pub timeline: Timeline,
     /// The channel time (Unix µs) of frame 0 of this run.
     pub t0: Micros,
+    /// With `anchor`: the GOP grid (keyframes on its points).
+    pub grid: Option<crate::grid::Grid>,
+    /// With `anchor` (lockstep): `reload.settle`. An edit then takes effect where every
+    /// instance sharing the files takes it: at the instant the playlist's `takes_effect`
+    /// stamps, or at the first boundary `settle` after the files were changed.
+    pub lockstep: Option<Micros>,
     /// Where to keep the anchor across restarts (none for unpaced runs: simulated time).
     pub state_file: Option<PathBuf>,
     /// Channel time after which the source ends the stream (`--for`).
@@ -45,6 +52,9 @@ pub struct SourceSettings {
     pub live: Option<LiveFeed>,
     /// Conformed copies to pass through (`prepare:`), when on.
     pub passthrough: Option<super::passthrough::Passthrough>,
+    /// The way to take back what has not aired, so that a skip, a play-now or a publisher
+    /// cuts at the air (paced runs; without it they cut where the source has got to).
+    pub recall: Option<super::recall::Recall>,
 }
 
 /// What reaches the source while it runs. The stop flag is in the play context, which every
@@ -91,7 +101,8 @@ impl Outbox {
 /// Runs until `stop_after`, the stop flag, or the encoder going away.
 pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) {
     let stop_at = s.stop_after.map(|d| frames_in(d, s.ctx.fmt.fps));
-    let mut splicer = Splicer::new(s.ctx.fmt.clone(), tx, stop_at, Some(s.ctx.metrics.clone()));
+    let mut splicer =
+        Splicer::new(s.ctx.fmt.clone(), tx, stop_at, Some(s.ctx.metrics.clone())).on_grid(s.grid);
     let mut prefetch: Option<Prefetch> = None;
     let clock = FrameClock {
         t0: s.t0,
@@ -104,10 +115,20 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
     let watch = Updates {
         rx: &inbox.updates,
         pending: RefCell::new(None),
+        edited: Cell::new(Micros::ZERO),
         look: RefCell::new(None),
     };
-    // A skip asked for while the last slot played, with the title it cut short.
-    let skip: RefCell<Option<(SkipReply, String)>> = RefCell::new(None);
+    // A skip asked for while the last slot played, with the title it cut short and, when it
+    // cuts at the air, the rotation entry on air when it was asked for (with its lineup).
+    type OnAir = Option<(usize, Arc<Lineup>)>;
+    let skip: RefCell<Option<(SkipReply, String, OnAir)>> = RefCell::new(None);
+    // A cut at the air asked for (`recall`): the frame to take back from, and, when the slot
+    // on air there goes on afterwards rather than giving way at once (a skip, a publisher),
+    // the frame of the event that reached the source inside the lead.
+    let air_cut: Cell<Option<(i64, Option<i64>)>> = Cell::new(None);
+    // After a cut at the air that resumes the slot on air, its stretch goes on: not begun
+    // again.
+    let mut resumed: Option<Stretch> = None;
     // How the stretch on air ends, told with the next one's start (the as-run record).
     let ended = RefCell::new(Reason::Played);
     // The times of the play-now events the control API wrote (an event starting at one of
@@ -118,9 +139,31 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
         crate::time::Micros(crate::time::rescale(frames, frame_tb, crate::time::MICROS))
     };
     let mut event_slate = super::live::EventSlate::default();
+    if s.recall.is_some() {
+        out.frontier.set_cuts_at_air();
+    }
     // The slate clip failed: the picture plays until a reload brings a new look.
     let mut clip_failed = false;
     while !(s.ctx.stop.load(Ordering::Relaxed) || splicer.is_done()) {
+        let mut hold_reload = false;
+        if let Some((at, event)) = air_cut.take() {
+            if let Some(f) = s
+                .recall
+                .as_ref()
+                .and_then(|r| r.take_back(at, &mut splicer, &s.ctx))
+            {
+                out.starts.take_back(since_start(f));
+                prefetch = None;
+                // An event inside the lead waits in the pending lineup: the slot on air goes
+                // on up to it; from the event's own frame on, the lineup is taken at once.
+                hold_reload = event.is_some_and(|e| f < e);
+                resumed = hold_reload.then(|| out.starts.last()).flatten();
+                if hold_reload {
+                    // How the slot resumed ends is found again as it plays.
+                    *ended.borrow_mut() = Reason::Played;
+                }
+            }
+        }
         let pos = clock.time_of(splicer.position_frames());
         if let Some(look) = watch.take_look() {
             // The channel's name stays what it was at the start.
@@ -131,16 +174,38 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
             tracing::info!(at = %rfc3339(pos), logo = s.ctx.look.overlay.is_some(), "New overlay takes effect.");
         }
         out.frontier.set(pos);
-        if let Some(new) = watch.take() {
-            let index = continue_index(&tl.lineup, &new, last_rotation);
-            tl = tl.succeed(new, Anchor { at: pos, index });
+        // Lockstep: the pending lineup waits for its instant.
+        let due = s.lockstep.and_then(|settle| {
+            let p = watch.pending()?;
+            Some(lockstep_due(&tl, &p, watch.edited.get(), settle))
+        });
+        let ready = due.map_or(true, |d| pos >= d.at);
+        if let Some(new) = (!hold_reload && ready).then(|| watch.take()).flatten() {
+            let anchor = match due.and_then(|d| d.anchor) {
+                Some(a) => {
+                    if pos > a.at {
+                        tracing::warn!(at = %rfc3339(a.at), late_ms = (pos - a.at).0 / 1000, "A stamped edit reached this instance after its time: it takes effect late here (raise reload.settle).");
+                    }
+                    a
+                }
+                None => Anchor {
+                    at: pos,
+                    index: continue_index(&tl.lineup, &new, last_rotation),
+                },
+            };
+            tl = tl.succeed(new, anchor);
             out.cell.set(tl.clone());
-            tracing::info!(at = %rfc3339(pos), next = %tl.lineup.schedule.rotation.get(index).map(|e| e.title.as_str()).unwrap_or("-"), "Playlist change takes effect.");
+            tracing::info!(at = %rfc3339(pos), next = %tl.lineup.schedule.rotation.get(anchor.index).map(|e| e.title.as_str()).unwrap_or("-"), "Playlist change takes effect.");
         }
-        if let Some((reply, title)) = skip.borrow_mut().take() {
+        if let Some((reply, title, on_air)) = skip.borrow_mut().take() {
             // The rotation goes on from the entry after the one cut short, from this frame.
             let n = tl.lineup.schedule.rotation.len().max(1);
-            let index = last_rotation.map_or(0, |i| (i + 1) % n);
+            let index = match on_air {
+                Some((i, gl)) if Arc::ptr_eq(&gl, &tl.lineup) => (i + 1) % n,
+                // A reload came in between: after the same item in the new list.
+                Some((i, gl)) => continue_index(&gl, &tl.lineup, Some(i)),
+                None => last_rotation.map_or(0, |i| (i + 1) % n),
+            };
             tl = tl.succeed(tl.lineup.clone(), Anchor { at: pos, index });
             out.cell.set(tl.clone());
             let (next, _) = tl.resolve(pos);
@@ -212,8 +277,22 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
         let mut check = |at: i64| -> Option<i64> {
             out.frontier.set(clock.time_of(at));
             if let Some(feed) = s.live.as_ref().filter(|f| f.waiting()) {
+                // Admitted here, it goes on air at the air (as far ahead of it as live runs),
+                // or at this slot's start when it is admitted only from there (a live event
+                // the air has not reached yet).
+                let back = s.recall.as_ref().map(|r| {
+                    let e = r.ahead(feed.lead());
+                    match feed.admit(&lineup, &clock.slot_at(&lineup, tl.anchor, e).0) {
+                        Some(_) => e,
+                        None => e.max(clock.frame_at(slot.start)),
+                    }
+                });
+                let back = back.filter(|e| *e < at);
                 if feed.admit(&lineup, &slot).is_some() {
                     *ended.borrow_mut() = Reason::Live;
+                    if let Some(e) = back {
+                        air_cut.set(Some((e, None)));
+                    }
                     cut.set(cut.get().min(at + 1));
                     return Some(cut.get());
                 }
@@ -227,6 +306,41 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
                     }
                     Control::Skip { on_air, reply } => (on_air, reply),
                 };
+                if let Some(r) = &s.recall {
+                    // At the air: the slot on air when it was asked for is cut, unless it
+                    // ends before a cut could reach the air.
+                    let earliest = r.earliest();
+                    let (gone, gl) = tl.resolve(on_air);
+                    let gone_title = gl.describe(gone.kind).0.to_string();
+                    if clock.frame_at(gone.end) <= earliest.min(at) {
+                        let (next, nl) = tl.resolve(gone.end);
+                        let _ = reply.send(Ok(Skipped {
+                            title: gone_title,
+                            next: nl.describe(next.kind).0.to_string(),
+                            at: gone.end,
+                        }));
+                    } else if matches!(gone.kind, SlotKind::Event(_)) {
+                        let _ = reply.send(Err(SkipError::EventOnAir { title: gone_title }));
+                    } else if skip.borrow().is_some() {
+                        let _ = reply.send(Err(SkipError::UnderWay));
+                    } else {
+                        let index = match gone.kind {
+                            SlotKind::Rotation(i) if std::ptr::eq(gl, &*tl.lineup) => {
+                                Some((i, tl.lineup.clone()))
+                            }
+                            SlotKind::Rotation(i) => Some((i, Arc::new(gl.clone()))),
+                            _ => None,
+                        };
+                        *skip.borrow_mut() = Some((reply, gone_title, index));
+                        *ended.borrow_mut() = Reason::Skipped;
+                        if earliest < at {
+                            air_cut.set(Some((earliest, None)));
+                        }
+                        cut.set(cut.get().min(at + 1));
+                        return Some(cut.get());
+                    }
+                    continue;
+                }
                 if on_air < slot.start {
                     let (gone, lineup) = tl.resolve(on_air);
                     let _ = reply.send(Ok(Skipped {
@@ -241,11 +355,57 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
                 } else if skip.borrow().is_some() {
                     let _ = reply.send(Err(SkipError::UnderWay));
                 } else {
-                    *skip.borrow_mut() = Some((reply, title.to_string()));
+                    *skip.borrow_mut() = Some((reply, title.to_string(), None));
                     *ended.borrow_mut() = Reason::Skipped;
                     cut.set(cut.get().min(at + 1));
                     return Some(cut.get());
                 }
+            }
+            if let Some(r) = s.recall.as_ref().filter(|_| air_cut.get().is_none()) {
+                // An event that a reload brought inside the lead: taken back to its frame
+                // (or, when the reload came too late for that, the first the air can still
+                // change), the slot on air resumed up to it.
+                let earliest = r.earliest();
+                let air = clock.time_of(earliest) - super::recall::AHEAD;
+                let inside = watch
+                    .next_event(air - crate::time::Micros(1))
+                    .map(|ev| clock.frame_at(ev))
+                    .filter(|f| *f < at);
+                if let Some(f) = inside {
+                    *ended.borrow_mut() = Reason::CutByEvent;
+                    air_cut.set(Some((f.max(earliest), Some(f))));
+                    cut.set(cut.get().min(at + 1));
+                    return Some(cut.get());
+                }
+            }
+            // Lockstep: a stamped edit or skip cuts this slot at its instant; one that
+            // comes after the source has passed it is taken back there, while that has not
+            // aired.
+            let stamped = s.lockstep.and_then(|settle| {
+                let p = watch.pending()?;
+                lockstep_due(&tl, &p, watch.edited.get(), settle).anchor
+            });
+            let earliest = s
+                .recall
+                .as_ref()
+                .filter(|_| air_cut.get().is_none())
+                .map(|r| r.earliest());
+            let want = stamped.map(|a| clock.frame_at(a.at));
+            match want.and_then(|w| stamped_cut(w, at, cut.get(), end, earliest)) {
+                Some(StampedCut::TakeBack(want)) => {
+                    *ended.borrow_mut() = Reason::Skipped;
+                    air_cut.set(Some((want, None)));
+                    cut.set(cut.get().min(at + 1));
+                    return Some(cut.get());
+                }
+                Some(StampedCut::At { frame, short }) => {
+                    if short {
+                        *ended.borrow_mut() = Reason::Skipped;
+                    }
+                    cut.set(frame);
+                    return Some(frame);
+                }
+                None => {}
             }
             let ev = watch.next_event(clock.time_of(at));
             let f = ev.map(|ev| clock.frame_at(ev).max(at + 1));
@@ -318,15 +478,23 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
             // An hour after its time a play-now has long aired.
             p.retain(|t| *t > slot.start - crate::time::Micros::from_secs(3600));
         }
-        out.starts.begin(Stretch {
+        let stretch = Stretch {
             at: since_start(splicer.position_frames()),
             kind: air_kind,
             title: title.to_string(),
             path: media.map(|m| m.path.clone()),
             planned: slot.start,
             why,
-            ended: ended.replace(Reason::Played),
-        });
+            ended: Reason::Played,
+        };
+        match resumed.take() {
+            // The stretch a cut at the air went back into goes on.
+            Some(r) if r.title == stretch.title && r.planned == stretch.planned => {}
+            _ => out.starts.begin(Stretch {
+                ended: ended.replace(Reason::Played),
+                ..stretch
+            }),
+        }
         // Slate standing in for the rest of an item that stopped part way: a stretch of its own.
         let mut failed_part_way: Option<Reason> = None;
         let began = matches!(&opened, Some((_, Ok(_))));
@@ -428,49 +596,6 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
     splicer.end_item();
     splicer.finish();
     tracing::debug!(frames = splicer.position_frames(), "Source finished.");
-}
-
-/// Slate up to the frame in `end`: the operator's clip (`slate.clip`) when there is one that
-/// plays and a second or more is left (a shorter stretch would flash it), else the picture.
-fn fill_slate(
-    sp: &mut Splicer,
-    end: &Cell<i64>,
-    ctx: &PlayContext,
-    check: &mut dyn FnMut(i64) -> Option<i64>,
-    clip_failed: &mut bool,
-) -> Flow {
-    let second = (ctx.fmt.fps.num / ctx.fmt.fps.den).max(1);
-    if let Some(clip) = ctx.look.clip.as_deref().filter(|_| !*clip_failed) {
-        if end.get() - sp.position_frames() >= second {
-            match super::slate_clip::fill(sp, end, clip, ctx, check) {
-                Some(flow) => return flow,
-                None => *clip_failed = true,
-            }
-        }
-    }
-    fill_checked(sp, end, &ctx.look.slate, check, ctx.fmt.fps)
-}
-
-/// Slate up to the frame in `end`, a fifth of a second at a time, so that a reload that
-/// brings an event inside this stretch, or a live publisher, can move `end` earlier.
-fn fill_checked(
-    sp: &mut Splicer,
-    end: &Cell<i64>,
-    slate: &ff::frame::Video,
-    check: &mut dyn FnMut(i64) -> Option<i64>,
-    fps: crate::time::Rational,
-) -> Flow {
-    let chunk = (fps.num / fps.den / 5).max(1);
-    loop {
-        check(sp.position_frames());
-        let left = end.get() - sp.position_frames();
-        if left <= 0 {
-            return Flow::Continue;
-        }
-        if sp.fill(left.min(chunk), slate) == Flow::Stop {
-            return Flow::Stop;
-        }
-    }
 }
 
 /// Why slate stands in for an item that cannot play (the as-run record's reason).

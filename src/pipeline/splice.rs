@@ -85,6 +85,13 @@ pub struct Splicer {
     stats: SpliceStats,
     metrics: Option<Arc<Metrics>>,
     reported: SpliceStats,
+    /// With `anchor`: every grid point's frame is made a keyframe, so that two instances'
+    /// keyframes fall on the same channel frames whatever each has spliced.
+    grid: Option<crate::grid::Grid>,
+    /// Lockstep: the next frame starts an item and is made a keyframe, so that an item start
+    /// is a keyframe whatever this encoder did before (another instance may have just opened
+    /// its encoder there, after a copy).
+    key_next: bool,
 }
 
 impl Splicer {
@@ -111,7 +118,16 @@ impl Splicer {
             stats: SpliceStats::default(),
             metrics,
             reported: SpliceStats::default(),
+            grid: None,
+            key_next: false,
         }
+    }
+
+    /// Keyframes at every point of `grid` and at every item start (lockstep), besides the
+    /// encoder's own cadence.
+    pub fn on_grid(mut self, grid: Option<crate::grid::Grid>) -> Self {
+        self.grid = grid;
+        self
     }
 
     /// Hands the counters gathered since the last report to the metrics.
@@ -172,6 +188,7 @@ impl Splicer {
             limit.map(|l| self.video + l.max(0)),
             libav::share(filler),
         );
+        self.key_next = self.grid.is_some();
     }
 
     /// The item has no more video (or never had any): from now on video follows audio.
@@ -295,6 +312,21 @@ impl Splicer {
         self.item.v_limit = Some(self.item.v_limit.map_or(frame, |l| l.min(frame)));
     }
 
+    /// Everything from channel frame `frame` on was taken back by the encode thread (a cut
+    /// at the air, `recall`): the channel goes on from that frame, audio from its sample,
+    /// and what was waiting in the audio queue goes too.
+    pub fn rewind(&mut self, frame: i64) {
+        let frame = frame.min(self.video);
+        self.video = frame;
+        self.audio = self.samples_at(frame);
+        for buf in self.fifo.iter_mut() {
+            buf.clear();
+        }
+        self.fifo_pts = self.audio;
+        let hold = libav::share(&self.item.hold);
+        self.item = Item::new(self.video, self.audio, Some(self.video), hold);
+    }
+
     /// Holds the picture on screen until the item is `frames` long (still images).
     pub fn hold_until(&mut self, frames: i64) -> Flow {
         let end = self.item.v0 + frames;
@@ -402,7 +434,13 @@ impl Splicer {
 
     fn emit_video(&mut self, mut frame: ff::frame::Video) {
         frame.set_pts(Some(self.video));
-        frame.set_kind(ff::picture::Type::None);
+        let key = std::mem::take(&mut self.key_next)
+            || self.grid.is_some_and(|g| g.is_grid_point(self.video));
+        frame.set_kind(if key {
+            ff::picture::Type::I
+        } else {
+            ff::picture::Type::None
+        });
         self.video += 1;
         self.stats.video_frames += 1;
         if self.video % (self.fmt.fps.num / self.fmt.fps.den).max(1) == 0 {

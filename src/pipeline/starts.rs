@@ -68,6 +68,22 @@ impl ItemStarts {
         q.count += 1;
     }
 
+    /// Stretches beginning at or after `at` never aired: a cut at the air took them back
+    /// before their first packet left (so the pacer has not taken them either).
+    pub fn take_back(&self, at: Micros) {
+        let mut q = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        while q.kept.back().is_some_and(|s| s.at >= at) {
+            q.kept.pop_back();
+            q.count -= 1;
+        }
+    }
+
+    /// The last stretch begun.
+    pub fn last(&self) -> Option<Stretch> {
+        let q = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        q.kept.back().cloned()
+    }
+
     /// The title of the stretch playing at channel time `at`, if it is still remembered.
     pub fn at(&self, at: Micros) -> Option<String> {
         let q = self.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -132,5 +148,12 @@ mod tests {
         s.begin(Stretch::titled(Micros(2_000), "C"));
         assert_eq!(titles(s.due(&mut next, Micros(5_000))), ["B", "C"]);
         assert_eq!(next, 3);
+        // D and E are begun, then taken back by a cut at 3_000 (E at 3_500, D at 3_000).
+        s.begin(Stretch::titled(Micros(3_000), "D"));
+        s.begin(Stretch::titled(Micros(3_500), "E"));
+        s.take_back(Micros(3_000));
+        assert_eq!(s.last().map(|s| s.title).as_deref(), Some("C"));
+        s.begin(Stretch::titled(Micros(3_000), "F"));
+        assert_eq!(titles(s.due(&mut next, Micros(5_000))), ["F"]);
     }
 }

@@ -299,7 +299,7 @@ fn syntax_type_unknown_and_duplicate_errors() {
     assert_eq!(error("items:\n  - path: a.mp4\n    titel: x\n"), "line 3 column 5: items[0]: unknown field `titel`, expected one of `path`, `slate`, `title`, `in`, `out`, `duration`, `gain_db`, `loudness`, `overlay`");
     assert_eq!(
         error("items: [{slate: 1s}]\nloop: true\n"),
-        "line 2 column 1: unknown field `loop`, expected `items` or `events`"
+        "line 2 column 1: unknown field `loop`, expected one of `items`, `events`, `takes_effect`"
     );
     assert_eq!(error("items:\n  - path: a.mp4\n    in: soon\n"), "line 3 column 9: items[0].in: \"soon\" is not a duration (expected e.g. 90s, 1m30s, 1h, 500ms, 01:30:00 or a number of seconds)");
     assert_eq!(
@@ -310,7 +310,7 @@ fn syntax_type_unknown_and_duplicate_errors() {
         error("items: [{slate: 1s}]\nitems: [{slate: 2s}]\n"),
         "line 1 column 1: duplicate field `items`"
     );
-    assert_eq!(error("[1, 2]"), "line 1 column 1: invalid type: sequence, expected a playlist file: a mapping with items and optionally events");
+    assert_eq!(error("[1, 2]"), "line 1 column 1: invalid type: sequence, expected a playlist file: a mapping with items and optionally events and takes_effect");
 }
 
 #[test]

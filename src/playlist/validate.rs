@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::{
-    parse_when, EventItem, Item, LiveItem, MediaItem, Playlist, SlateItem, MAX_ITEMS,
+    parse_when, EventItem, Item, LiveItem, MediaItem, Playlist, SlateItem, TakesEffect, MAX_ITEMS,
     MAX_TITLE_CHARS,
 };
 use crate::config::values::{List, Text};
@@ -16,11 +16,22 @@ use crate::time::Micros;
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a playlist file: a mapping with items and optionally events"
+    expecting = "a playlist file: a mapping with items and optionally events and takes_effect"
 )]
 pub(super) struct PlaylistFile {
     items: Option<List<ItemFile, MAX_ITEMS>>,
     events: Option<List<EventFile, MAX_ITEMS>>,
+    takes_effect: Option<TakesEffectFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "takes_effect: a mapping with at (RFC 3339) and item (an item's index from 0)"
+)]
+struct TakesEffectFile {
+    at: Text<64>,
+    item: u64,
 }
 
 #[derive(Deserialize)]
@@ -68,6 +79,7 @@ pub(super) fn validate(raw: PlaylistFile, file: &Path) -> Result<Playlist, Vec<C
     let abs = absolute(file);
     let raw_items = raw.items.map(|l| l.0).unwrap_or_default();
     let raw_events = raw.events.map(|l| l.0).unwrap_or_default();
+    let raw_items_len = raw_items.len();
     if raw_items.is_empty() && raw_events.is_empty() {
         p.add(
             "items",
@@ -84,10 +96,38 @@ pub(super) fn validate(raw: PlaylistFile, file: &Path) -> Result<Playlist, Vec<C
         .enumerate()
         .filter_map(|(i, e)| validate_event(e, &format!("events[{i}]"), &abs, &mut p))
         .collect();
+    let takes_effect = raw.takes_effect.and_then(|t| {
+        let at = crate::schedule::parse_instant(&t.at.0);
+        if at.is_none() {
+            p.add(
+                "takes_effect.at",
+                format!(
+                    "{:?} is not an instant (expected RFC 3339 with an offset)",
+                    t.at.0.chars().take(64).collect::<String>()
+                ),
+            );
+        }
+        let n = raw_items_len;
+        if t.item as usize >= n.max(1) {
+            p.add(
+                "takes_effect.item",
+                format!(
+                    "{} is not an item (the playlist has {n}, numbered from 0)",
+                    t.item
+                ),
+            );
+            return None;
+        }
+        at.map(|at| TakesEffect {
+            at,
+            item: t.item as usize,
+        })
+    });
     p.finish(Playlist {
         file: abs,
         items,
         events,
+        takes_effect,
     })
 }
 

@@ -64,7 +64,11 @@ impl Report {
                 .keyframe_intervals()
                 .iter()
                 .zip(&self.keyframes)
-                .filter(|(i, _)| (*i - gop).abs() > tol)
+                .filter(|(i, _)| match expect.cuts {
+                    // A cut at the air starts a GOP afresh: the one before it is shorter.
+                    true => **i > gop + tol,
+                    false => (*i - gop).abs() > tol,
+                })
                 .map(|(i, at)| format!("{i:.3}s after {at:.3}s"))
                 .collect();
             if !off.is_empty() {
@@ -100,6 +104,8 @@ pub struct Expect {
     pub duration: Option<f64>,
     /// GOP length in seconds, checked to ± 1 frame.
     pub keyframe_interval: Option<f64>,
+    /// The run cuts at the air (a skip, a play-now, a takeover): a GOP may end early there.
+    pub cuts: bool,
     pub max_audio_hole_ms: f64,
     pub max_av_end_diff_ms: f64,
 }
@@ -111,6 +117,7 @@ impl Expect {
             audio: true,
             duration: None,
             keyframe_interval: Some(2.0),
+            cuts: false,
             max_audio_hole_ms: 2.0,
             max_av_end_diff_ms: 50.0,
         }

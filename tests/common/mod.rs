@@ -109,7 +109,9 @@ pub const VIDEO_320: &str =
 
 /// A channel file, the one way the tests write one: `name`, `playlist` (relative to the
 /// folder it is written to when inside it), and the `video:`, `audio:` and `slate:` mappings'
-/// contents, with `extra` top-level YAML after them.
+/// contents, with `extra` top-level YAML after them. Unless `extra` has a `prepare:` of its
+/// own the file says `prepare: false`: a channel plays conformed copies by default, and a
+/// test of what the encode path makes must not find its second loop passed through.
 #[derive(Clone, Debug)]
 pub struct ChannelFile {
     name: String,
@@ -155,8 +157,12 @@ impl ChannelFile {
             Ok(rel) => rel.display().to_string(),
             Err(_) => self.playlist.display().to_string(),
         };
+        let prepare = match self.extra.contains("prepare:") {
+            true => "",
+            false => "prepare: false\n",
+        };
         format!(
-            "name: {}\nplaylist: {}\nvideo: {{ {} }}\naudio: {{ {} }}\nslate: {{ {} }}\n{}",
+            "name: {}\nplaylist: {}\nvideo: {{ {} }}\naudio: {{ {} }}\nslate: {{ {} }}\n{}{prepare}",
             q(&self.name),
             q(&playlist),
             self.video,
@@ -298,12 +304,23 @@ pub fn run_playout(args: &[&str]) -> (ExitStatus, String, String, Duration) {
 }
 
 pub fn run_playout_timeout(args: &[&str], timeout: Duration) -> Run {
+    run_playout_with(args, &[], timeout)
+}
+
+/// `run_playout` with these environment variables set.
+#[allow(dead_code)]
+pub fn run_playout_env(args: &[&str], envs: &[(&str, &str)]) -> Run {
+    run_playout_with(args, envs, Duration::from_secs(300))
+}
+
+fn run_playout_with(args: &[&str], envs: &[(&str, &str)], timeout: Duration) -> Run {
     let logs = tempfile::tempdir().expect("log dir");
     let out_path = logs.path().join("stdout");
     let err_path = logs.path().join("stderr");
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_playout"))
         .args(args)
+        .envs(envs.iter().copied())
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(fs::File::create(&out_path).expect("stdout file"))
@@ -317,10 +334,16 @@ pub fn run_playout_timeout(args: &[&str], timeout: Duration) -> Run {
         &err_path,
     );
     let wall = started.elapsed();
+    let stderr = fs::read_to_string(&err_path).unwrap_or_default();
+    // As `Playout` does: a paced run's underruns, counted across the suite.
+    let underruns = stderr.matches("Underrun:").count();
+    if underruns > 0 {
+        eprintln!("PLAYOUT_UNDERRUNS {underruns}");
+    }
     Run {
         status,
         stdout: fs::read_to_string(&out_path).unwrap_or_default(),
-        stderr: fs::read_to_string(&err_path).unwrap_or_default(),
+        stderr,
         wall,
     }
 }

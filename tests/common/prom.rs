@@ -276,11 +276,15 @@ pub fn panel_queries(dashboard: &Value) -> Vec<PanelQuery> {
         .collect()
 }
 
-/// Grafana's substitutions: `$instance` (and `${instance}`) by `instance`, `$__rate_interval`
-/// by 5s (4 scrape intervals of 1 s, rounded up), `$__interval` by 1s, `$__range` by `range`.
+/// Grafana's substitutions: `$instance` (and `${instance}`) by `instance`, `$channel` by
+/// All (`.*`, which a single channel's series, with no `channel` label, match too),
+/// `$__rate_interval` by 5s (4 scrape intervals of 1 s, rounded up), `$__interval` by 1s,
+/// `$__range` by `range`.
 pub fn substitute(expr: &str, instance: &str, range: &str) -> String {
     expr.replace("${instance}", instance)
         .replace("$instance", instance)
+        .replace("${channel}", ".*")
+        .replace("$channel", ".*")
         .replace("$__rate_interval", "5s")
         .replace("$__interval", "1s")
         .replace("$__range", range)

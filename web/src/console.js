@@ -12,8 +12,13 @@
 // asrun|asrun-row|asrun-csv|asrun-empty", and `window.playout.state()`.
 //
 // The as-run log (today, UTC) is a read route like /api/v1/now: fetched without the token.
+//
+// A channel of a host (`playout run DIR`) has its console at /c/ID/console: then its API, its
+// watch page (the link and the preview) and the as-run CSV are under /c/ID too (base.js), and
+// the host's token (host.yaml's http.api_token) opens it as well as the channel's own.
+import { BASE } from './base.js';
 
-const API = '/api/v1';
+const API = `${BASE}/api/v1`;
 const TOKEN_KEY = 'playout.token';
 const NOW_MS = 1000;
 const OUTPUTS_MS = 2000;
@@ -81,6 +86,12 @@ const ui = {
   asrun: document.querySelector('#asrun-table tbody'),
   asrunEmpty: tid('asrun-empty'),
 };
+
+// The channel's own watch page and as-run CSV, under the base the console is served at.
+$('watch-link').href = `${BASE}/`;
+ui.preview.dataset.src = `${BASE}/`;
+ui.asrunCsv.href = `${API}/asrun?format=csv`;
+if (BASE) $('token-source').textContent = "(the host's, or http.api_token of the channel file)";
 
 let token = null;
 let signedIn = false;

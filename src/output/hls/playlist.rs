@@ -187,6 +187,35 @@ impl LivePlaylist {
         delete
     }
 
+    /// Adds segment number `seq` (lockstep: the number is the timeline's, not a count).
+    /// The next number is pushed as `push` does; a later one means segments were not made
+    /// (a restart, an outage): the ones listed leave the window, since a playlist's numbers
+    /// run on without a gap, and the new one starts with a discontinuity. An earlier one is
+    /// refused (`None`): a number is never used for two segments.
+    pub fn push_numbered(
+        &mut self,
+        seq: u64,
+        duration: Micros,
+        pdt: Micros,
+        discontinuity: bool,
+    ) -> Option<Vec<u64>> {
+        if seq < self.next_seq {
+            return None;
+        }
+        let mut discontinuity = discontinuity;
+        if seq > self.next_seq && !self.segments.is_empty() {
+            while let Some(gone) = self.segments.pop_front() {
+                if gone.discontinuity {
+                    self.discontinuity_seq += 1;
+                }
+                self.expired.push_back(gone.seq);
+            }
+            discontinuity = true;
+        }
+        self.next_seq = seq;
+        Some(self.push(duration, pdt, discontinuity))
+    }
+
     pub fn media_sequence(&self) -> u64 {
         self.segments.front().map_or(self.next_seq, |s| s.seq)
     }
@@ -250,6 +279,45 @@ fn parse_decimal_secs(s: &str) -> Option<Micros> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn numbered_segments_follow_the_timeline_and_a_gap_restarts_the_window() {
+        let two = Micros::from_secs(2);
+        let mut p = LivePlaylist::new(two, 3, 2, 0);
+        assert!(p
+            .push_numbered(100, two, Micros::from_secs(200), false)
+            .is_some());
+        assert!(p
+            .push_numbered(101, two, Micros::from_secs(202), false)
+            .is_some());
+        assert_eq!(p.media_sequence(), 100);
+        // A number already used is refused.
+        assert_eq!(
+            p.push_numbered(101, two, Micros::from_secs(202), false),
+            None
+        );
+        assert_eq!(p.push_numbered(7, two, Micros::from_secs(14), false), None);
+        // Three segments not made: the window starts again at 105, after a discontinuity.
+        let gone = p
+            .push_numbered(105, two, Micros::from_secs(210), false)
+            .unwrap();
+        assert!(gone.is_empty(), "within the grace period: {gone:?}");
+        assert_eq!(p.media_sequence(), 105);
+        assert_eq!(p.next_seq(), 106);
+        let text = p.render();
+        assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:105\n"), "{text}");
+        assert!(text.contains("#EXT-X-DISCONTINUITY\n"), "{text}");
+        assert!(!text.contains("seg-101.ts"), "{text}");
+        // Later ones expire the old files after the grace period.
+        let mut deleted = Vec::new();
+        for i in 106..110 {
+            deleted.extend(
+                p.push_numbered(i, two, Micros::from_secs(2 * i as i64), false)
+                    .unwrap(),
+            );
+        }
+        assert_eq!(deleted, vec![100, 101]);
+    }
+
     use super::*;
 
     const T0: Micros = Micros(1_796_000_000_000_000);

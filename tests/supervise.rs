@@ -336,3 +336,87 @@ fn a_file_on_air_at_two_abnormal_ends_in_a_row_is_quarantined_until_cleared() {
     drop(third);
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// SIGTERM ends a paced channel within seconds wherever it is, as systemd's stop timeout and
+/// the host (a channel file removed) expect: in the middle of a 24 s item played from its
+/// conformed copy, and in the middle of 24 s of slate. Neither looked at the stop flag once,
+/// so the channel played on to the stretch's end, about 20 s here; the bound of 8 s leaves
+/// room for a loaded machine, and the times are printed.
+#[test]
+fn sigterm_in_the_middle_of_a_copy_or_of_slate_ends_the_channel_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let long = clip("counted_24s");
+    let copy_pl = write_playlist_named(d, "copy.yaml", &[ItemSpec::clip(&long).title("Counted")]);
+    let slate_pl = write_playlist_named(
+        d,
+        "slate.yaml",
+        &[
+            ItemSpec::Slate("24s".into()),
+            ItemSpec::clip(&long).title("Counted"),
+        ],
+    );
+    let prepare = "prepare: { folder: copies, background: false }\n";
+    let copy_ch = write_channel(d, "stopcopy", 320, 180, "30", &copy_pl, prepare);
+    let slate_ch = write_channel(
+        d,
+        "stopslate",
+        320,
+        180,
+        "30",
+        &slate_pl,
+        "prepare: false\n",
+    );
+    let r = run_playout_timeout(
+        &["prepare", copy_ch.to_str().unwrap()],
+        Duration::from_secs(120),
+    );
+    assert!(r.status.success(), "prepare: {}", tail(&r.stderr, 20));
+
+    // Started side by side; each stopped 3 s after its long stretch is on air.
+    let stop = |ch: &std::path::Path, kind: &'static str| {
+        let out = format!("file:{}", d.join(format!("{kind}.flv")).display());
+        let t0 = Instant::now();
+        let p = Playout::spawn(&["run", ch.to_str().unwrap(), "--output", &out], &[]);
+        let on_air = p.wait_line_after(
+            t0,
+            &["On air.", &format!("kind=\"{kind}\"")],
+            Duration::from_secs(30),
+        );
+        assert!(
+            on_air.is_some(),
+            "{kind}: not on air\n{}",
+            tail(&p.stderr(), 30)
+        );
+        std::thread::sleep(Duration::from_secs(3));
+        let asked = Instant::now();
+        signal(p.pid().unwrap(), "TERM");
+        let run = p.wait(Duration::from_secs(90));
+        (kind, asked.elapsed(), run)
+    };
+    let (a, b) = std::thread::scope(|sc| {
+        let a = sc.spawn(|| stop(&copy_ch, "copy"));
+        let b = sc.spawn(|| stop(&slate_ch, "slate"));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let runs = [a, b];
+    for (kind, took, _) in &runs {
+        println!(
+            "SIGTERM during {kind}: the channel ended {:.2} s later",
+            took.as_secs_f64()
+        );
+    }
+    for (kind, took, run) in runs {
+        assert!(run.status.success(), "{kind}: {}", tail(&run.stderr, 30));
+        assert!(
+            run.stderr.contains("Channel stopped."),
+            "{kind}: {}",
+            tail(&run.stderr, 30)
+        );
+        assert!(
+            took < Duration::from_secs(8),
+            "{kind}: the channel ended {took:?} after SIGTERM\n{}",
+            tail(&run.stderr, 30)
+        );
+    }
+}

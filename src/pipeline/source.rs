@@ -276,6 +276,13 @@ pub fn run(mut s: SourceSettings, inbox: Inbox, out: Outbox, tx: Sender<Media>) 
         };
         let mut check = |at: i64| -> Option<i64> {
             out.frontier.set(clock.time_of(at));
+            if s.ctx.stop.load(Ordering::Relaxed) {
+                // A stop (a signal, or the host removing the channel) ends what plays at its
+                // next clean point. A copy or a stretch of slate looks at nothing else, and
+                // would otherwise play on to its end: 20 s after SIGTERM for a 20 s copy.
+                cut.set(cut.get().min(at + 1));
+                return Some(cut.get());
+            }
             if let Some(feed) = s.live.as_ref().filter(|f| f.waiting()) {
                 // Admitted here, it goes on air at the air (as far ahead of it as live runs),
                 // or at this slot's start when it is admitted only from there (a live event

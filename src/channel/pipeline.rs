@@ -334,7 +334,7 @@ pub fn start(
         // Only a paced run has an air to cut at: an unpaced one's clock is the source.
         recall: opts
             .paced
-            .then(|| pipeline::recall::Recall::new(cut_tx, origin.wall, origin.instant, fmt_fps)),
+            .then(|| pipeline::recall::Recall::new(cut_tx, origin.instant, fmt_fps)),
     };
     threads.push(
         std::thread::Builder::new()

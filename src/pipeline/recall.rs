@@ -45,20 +45,14 @@ pub struct Cut {
 /// The source's side: where the air is, and the way to the encode thread.
 pub struct Recall {
     tx: Sender<Cut>,
-    /// Frame 0 of this run: its channel time and its monotonic instant.
-    t0: Micros,
+    /// Frame 0 of this run's monotonic instant.
     instant: Instant,
     fps: Rational,
 }
 
 impl Recall {
-    pub fn new(tx: Sender<Cut>, t0: Micros, instant: Instant, fps: Rational) -> Recall {
-        Recall {
-            tx,
-            t0,
-            instant,
-            fps,
-        }
+    pub fn new(tx: Sender<Cut>, instant: Instant, fps: Rational) -> Recall {
+        Recall { tx, instant, fps }
     }
 
     /// The first frame a cut made now can still reach: `AHEAD` past the air.
@@ -70,11 +64,6 @@ impl Recall {
     pub fn ahead(&self, ahead: Micros) -> i64 {
         let since = Micros(self.instant.elapsed().as_micros() as i64) + ahead;
         frames_covering(since.0, self.fps, 1_000_000).max(0)
-    }
-
-    /// The channel time (Unix µs) of the first frame a cut made now can reach.
-    pub fn earliest_time(&self) -> Micros {
-        self.t0 + Micros(self.instant.elapsed().as_micros() as i64) + AHEAD
     }
 
     /// Asks the encode thread to take back everything from frame `at` on; the frame the cut

@@ -17,6 +17,8 @@
 // channels); and `window.playout` = { page, channels (the last JSON answer), updatedAt (ms
 // since the epoch of that answer), error (the last fetch's failure, or null) }.
 
+import { node } from './dom.js';
+
 const PAGE = document.body.dataset.page === 'picker' ? 'picker' : 'list';
 const CHANNELS_URL = '/api/v1/channels';
 const REFRESH_MS = 2000;
@@ -48,18 +50,6 @@ const playout = { page: PAGE, channels: null, updatedAt: null, error: null };
 window.playout = playout;
 
 // ---- Small helpers -------------------------------------------------------------------------
-
-function node(tag, props = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === 'dataset') Object.assign(e.dataset, v);
-    else if (k === 'class') e.className = v;
-    else if (k.startsWith('aria-') || k === 'role') e.setAttribute(k, v);
-    else e[k] = v;
-  }
-  e.append(...children.filter((c) => c !== null && c !== undefined && c !== false));
-  return e;
-}
 
 function setText(e, text) {
   if (e.textContent !== text) e.textContent = text;

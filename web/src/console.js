@@ -17,6 +17,7 @@
 // watch page (the link and the preview) and the as-run CSV are under /c/ID too (base.js), and
 // the host's token (host.yaml's http.api_token) opens it as well as the channel's own.
 import { BASE } from './base.js';
+import { node } from './dom.js';
 
 const API = `${BASE}/api/v1`;
 const TOKEN_KEY = 'playout.token';
@@ -112,18 +113,6 @@ class ApiError extends Error {
 function say(text, kind = 'info') {
   ui.message.textContent = text;
   ui.message.dataset.kind = kind;
-}
-
-function node(tag, props = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === 'dataset') Object.assign(e.dataset, v);
-    else if (k === 'class') e.className = v;
-    else if (k.startsWith('aria-') || k === 'role') e.setAttribute(k, v);
-    else e[k] = v;
-  }
-  e.append(...children.filter((c) => c !== null && c !== undefined && c !== false));
-  return e;
 }
 
 /** A button named by its visible text and, for screen readers, what it acts on. */
